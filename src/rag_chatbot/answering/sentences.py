@@ -1,0 +1,44 @@
+"""Sentence splitting for extractive answers: prose by sentence, code and tables by block."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9`<-])")
+_SPACE = re.compile(r"[ \t]+")
+_MAX_CHARS = 600
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` in order; a code block or table stays one unit, lists by item.
+
+    Units longer than ~600 characters are cut at a word boundary with an ellipsis, since an
+    answer quotes them.
+    """
+    units: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        block = block.strip()
+        if not block:
+            continue
+        lines = block.split("\n")
+        if len(lines) > 1 and _is_structured(lines):
+            units.append(_clip(block))
+            continue
+        for line in lines:
+            for sentence in _SENTENCE_END.split(_SPACE.sub(" ", line.strip())):
+                if sentence.strip():
+                    units.append(_clip(sentence.strip()))
+    return units
+
+
+def _is_structured(lines: list[str]) -> bool:
+    """Code, tables and lists: line breaks carry meaning."""
+    marks = sum(1 for ln in lines if ln.startswith(("- ", "  ", "\t")) or " | " in ln)
+    return marks >= len(lines) / 2 and not all(ln.startswith("- ") for ln in lines)
+
+
+def _clip(unit: str) -> str:
+    if len(unit) <= _MAX_CHARS:
+        return unit
+    cut = unit.rfind(" ", 0, _MAX_CHARS)
+    return unit[: cut if cut > 0 else _MAX_CHARS] + " …"

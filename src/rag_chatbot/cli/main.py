@@ -1,0 +1,172 @@
+"""The ``rag-chatbot`` command: thin commands over the same services the API uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
+from rag_chatbot.config import load_settings
+from rag_chatbot.container import Container, build_container
+from rag_chatbot.errors import RagChatbotError
+
+app = typer.Typer(
+    help="Answer questions from your documents, with citations.", no_args_is_help=True
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@contextmanager
+def _container() -> Iterator[Container]:
+    try:
+        container = build_container(load_settings())
+    except RagChatbotError as exc:
+        err.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from exc
+    try:
+        yield container
+    except RagChatbotError as exc:
+        err.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(1) from exc
+    finally:
+        container.close()
+
+
+def _inputs(text: str) -> list[str]:
+    """``-`` reads one item a line from standard input; anything else is the item."""
+    if text != "-":
+        return [text]
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    out.file.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    out.file.flush()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Index documents; unchanged files are skipped, changed ones replaced, gone ones pruned."""
+    with _container() as container:
+        report = _run_ingest(container, paths, show_progress=err.is_terminal and not as_json)
+    if as_json:
+        _emit(report)
+    else:
+        print_report(out, report)
+    if report["failed"] and not (report["added"] or report["updated"] or report["unchanged"]):
+        raise typer.Exit(1)
+
+
+def _run_ingest(container: Container, paths: list[Path], show_progress: bool) -> dict[str, Any]:
+    pipeline = container.pipeline
+    if not show_progress:
+        return pipeline.ingest_paths(paths).as_dict()
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("ingesting", total=pipeline.plan_size(paths))
+
+        def advance(source: str, outcome: str) -> None:
+            bar.update(task, advance=1, description=f"{outcome:>9} {source[-40:]}")
+
+        report = pipeline.ingest_paths(paths, progress=advance)
+        bar.update(task, description="done")
+    return report.as_dict()
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, or - for one a line on stdin.")],
+    selected_text: Annotated[
+        str | None, typer.Option("--selected-text", help="Answer from this text.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a question from the ingested documents, with numbered citations."""
+    with _container() as container:
+        for item in _inputs(question):
+            answer = container.answerer.ask(item, selected_text=selected_text)
+            if as_json:
+                _emit(answer_json(answer))
+            else:
+                print_answer(out, answer)
+                if question == "-":
+                    out.rule()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="The query, or - for one a line on stdin.")],
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100)] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the passages that best match a query."""
+    with _container() as container:
+        for item in _inputs(query):
+            hits = container.retriever.retrieve(item, top_k).hits
+            if as_json:
+                _emit(search_json(hits))
+            else:
+                print_hits(out, hits)
+
+
+@app.command("eval")
+def evaluate_command(
+    queries: Annotated[Path, typer.Argument(help="Benchmark queries (JSON lines).", exists=True)],
+    as_json: JsonFlag = False,
+) -> None:
+    """Score retrieval (page recall, MRR, nDCG) and answers against a benchmark."""
+    from rag_chatbot.evaluation.runner import evaluate, read_queries
+
+    with _container() as container:
+        result = evaluate(read_queries(queries), container.retriever, container.answerer)
+    if as_json:
+        _emit(result)
+        return
+    for name, value in result["metrics"].items():  # type: ignore[attr-defined]
+        out.print(f"{name:>18}  {value:.3f}", highlight=False)
+
+
+@app.command()
+def quickstart(
+    docs: Annotated[
+        Path | None, typer.Argument(help="Documents to index (default: this project's docs/).")
+    ] = None,
+) -> None:
+    """Index this project's own documentation and answer a question about it."""
+    target = docs or _project_docs()
+    question = "How do I ingest a folder of documents?"
+    with _container() as container:
+        report = _run_ingest(container, [target], show_progress=err.is_terminal)
+        print_report(out, report)
+        out.rule(f"[bold]{question}")
+        print_answer(out, container.answerer.ask(question))
+    out.rule()
+    out.print(
+        'Ask your own: rag-chatbot ask "…"   ·   index your documents: rag-chatbot ingest DIR'
+    )
+
+
+def _project_docs() -> Path:
+    for candidate in (Path.cwd() / "docs", Path(__file__).resolve().parents[3] / "docs"):
+        if (candidate / "index.md").is_file():
+            return candidate
+    raise typer.BadParameter("no docs/ directory found; pass a path: rag-chatbot quickstart DIR")

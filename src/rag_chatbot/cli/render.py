@@ -1,0 +1,78 @@
+"""How answers, search results and reports look on a terminal and as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+
+from rag_chatbot.domain import Answer, ScoredChunk
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The fields of the ``/api/chat`` answer (no session outside the API)."""
+    return {
+        "answer": answer.answer,
+        "session_id": None,
+        "message_id": None,
+        "grounded": answer.grounded,
+        "citations": [asdict(c) for c in answer.citations],
+        "generator": answer.generator,
+    }
+
+
+def search_json(hits: list[ScoredChunk]) -> dict[str, Any]:
+    """The ``/api/search`` response."""
+    return {
+        "results": [
+            {
+                "source": h.chunk.source,
+                "title": h.chunk.title,
+                "section": h.chunk.section,
+                "url": h.chunk.url,
+                "text": h.chunk.text,
+                "score": round(h.score, 4),
+                "document_id": h.chunk.document_id,
+                "chunk_id": h.chunk.id,
+            }
+            for h in hits
+        ]
+    }
+
+
+def print_answer(console: Console, answer: Answer) -> None:
+    console.print(answer.answer, markup=False, highlight=False)
+    if answer.citations:
+        console.print()
+    for c in answer.citations:
+        where = f"{c.title} — {c.section}" if c.section else c.title
+        console.print(f"[bold][{c.n}][/bold] {where}", highlight=False)
+        console.print(f"    {c.url}", style="cyan", highlight=False)
+
+
+def print_hits(console: Console, hits: list[ScoredChunk]) -> None:
+    for rank, h in enumerate(hits, start=1):
+        heading = h.chunk.heading or h.chunk.source
+        console.print(f"[bold]{rank}. {heading}[/bold]  ({h.score:.3f})", highlight=False)
+        console.print(f"   {h.chunk.url}", style="cyan", highlight=False)
+        snippet = " ".join(h.chunk.text.split())
+        console.print("   " + (snippet[:240] + ("…" if len(snippet) > 240 else "")), markup=False)
+
+
+def print_report(console: Console, report: dict[str, Any]) -> None:
+    console.print(
+        f"added {report['added']}, updated {report['updated']}, unchanged {report['unchanged']}, "
+        f"removed {report['removed']}, failed {len(report['failed'])}, "
+        f"skipped {len(report['skipped'])} — "
+        f"{report['chunks']} chunks in {report['seconds']:.1f} s",
+        highlight=False,
+    )
+    for item in report["failed"]:
+        console.print(f"  failed: {item['source']}: {item['reason']}", style="red", markup=False)
+    for item in report["skipped"][:20]:
+        console.print(
+            f"  skipped: {item['source']}: {item['reason']}", style="yellow", markup=False
+        )
+    if len(report["skipped"]) > 20:
+        console.print(f"  … and {len(report['skipped']) - 20} more skipped", style="yellow")

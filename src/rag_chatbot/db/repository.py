@@ -1,0 +1,145 @@
+"""DocumentRepository: documents and chunk rows, each change in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from rag_chatbot.db.models import Base, ChunkRow, DocumentRow, utcnow
+from rag_chatbot.domain import SECTION_SEPARATOR, Chunk
+
+# SQLite allows 32k bound parameters, PostgreSQL 65k; stay far below both.
+_IN_CLAUSE_BATCH = 900
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """What the pipeline writes for one document (its chunks come separately)."""
+
+    id: str
+    source: str
+    origin: str
+    title: str
+    media_type: str
+    content_hash: str
+    fingerprint: str
+    size_bytes: int
+
+
+class DocumentRepository:
+    """Reads and writes ``documents`` and ``chunks``.
+
+    ``replace`` swaps a document's chunk rows in one transaction: this commit is the moment the
+    new version becomes visible and the old one disappears.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def create_schema(self) -> None:
+        bind = self._sessions.kw["bind"]
+        Base.metadata.create_all(bind)
+
+    def get_by_source(self, source: str) -> DocumentRow | None:
+        with self._sessions() as session:
+            return session.scalar(select(DocumentRow).where(DocumentRow.source == source))
+
+    def sources_from(self, origin: str) -> set[str]:
+        """Sources of the documents ingested from the directory ``origin``."""
+        with self._sessions() as session:
+            query = select(DocumentRow.source).where(DocumentRow.origin == origin)
+            return set(session.scalars(query))
+
+    def list_documents(self) -> list[DocumentRow]:
+        with self._sessions() as session:
+            return list(session.scalars(select(DocumentRow).order_by(DocumentRow.source)))
+
+    def replace(self, record: DocumentRecord, chunks: Sequence[Chunk]) -> list[str]:
+        """Make ``chunks`` the document's only chunks; return the ids of the chunks replaced."""
+        with self._sessions.begin() as session:
+            row = session.get(DocumentRow, record.id)
+            old_ids = list(
+                session.scalars(select(ChunkRow.id).where(ChunkRow.document_id == record.id))
+            )
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == record.id))
+            if row is None:
+                row = DocumentRow(id=record.id, source=record.source)
+                session.add(row)
+            row.origin = record.origin
+            row.title = record.title
+            row.media_type = record.media_type
+            row.content_hash = record.content_hash
+            row.fingerprint = record.fingerprint
+            row.size_bytes = record.size_bytes
+            row.status = "completed"
+            row.chunk_count = len(chunks)
+            row.error = None
+            row.updated_at = utcnow()
+            session.flush()
+            session.add_all(_chunk_row(c) for c in chunks)
+        new_ids = {c.id for c in chunks}
+        return [i for i in old_ids if i not in new_ids]
+
+    def remove(self, source: str) -> list[str]:
+        """Delete a document and its chunk rows; return the removed chunk ids."""
+        with self._sessions.begin() as session:
+            row = session.scalar(select(DocumentRow).where(DocumentRow.source == source))
+            if row is None:
+                return []
+            ids = list(session.scalars(select(ChunkRow.id).where(ChunkRow.document_id == row.id)))
+            session.execute(delete(ChunkRow).where(ChunkRow.document_id == row.id))
+            session.delete(row)
+            return ids
+
+    def committed(self, chunk_ids: Iterable[str]) -> set[str]:
+        """The subset of ``chunk_ids`` whose rows are committed (i.e. visible)."""
+        ids = list(dict.fromkeys(chunk_ids))
+        found: set[str] = set()
+        with self._sessions() as session:
+            for start in range(0, len(ids), _IN_CLAUSE_BATCH):
+                batch = ids[start : start + _IN_CLAUSE_BATCH]
+                found.update(session.scalars(select(ChunkRow.id).where(ChunkRow.id.in_(batch))))
+        return found
+
+    def forget_documents_of(self, chunk_ids: Iterable[str]) -> list[str]:
+        """Drop the documents owning ``chunk_ids`` (their vectors were lost); return sources.
+
+        The next ingest of their files indexes them again from scratch.
+        """
+        ids = list(chunk_ids)
+        sources: list[str] = []
+        with self._sessions.begin() as session:
+            for start in range(0, len(ids), _IN_CLAUSE_BATCH):
+                batch = ids[start : start + _IN_CLAUSE_BATCH]
+                doc_ids = set(
+                    session.scalars(select(ChunkRow.document_id).where(ChunkRow.id.in_(batch)))
+                )
+                for doc in session.scalars(select(DocumentRow).where(DocumentRow.id.in_(doc_ids))):
+                    sources.append(doc.source)
+                    session.execute(delete(ChunkRow).where(ChunkRow.document_id == doc.id))
+                    session.delete(doc)
+        return sources
+
+    def all_chunk_ids(self) -> set[str]:
+        with self._sessions() as session:
+            return set(session.scalars(select(ChunkRow.id)))
+
+    def counts(self) -> dict[str, int]:
+        with self._sessions() as session:
+            docs = session.query(DocumentRow).count()
+            chunks = session.query(ChunkRow).count()
+        return {"documents": docs, "chunks": chunks}
+
+
+def _chunk_row(chunk: Chunk) -> ChunkRow:
+    return ChunkRow(
+        id=chunk.id,
+        document_id=chunk.document_id,
+        position=chunk.position,
+        section=SECTION_SEPARATOR.join(chunk.section_path),
+        anchor=chunk.anchor,
+        text=chunk.text,
+    )

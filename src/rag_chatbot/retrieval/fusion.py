@@ -1,0 +1,69 @@
+"""Fusing rankings from several retrievers, and aggregating chunks to pages.
+
+Why not plain reciprocal-rank fusion: RRF gives rank 1 of every list the same weight. On a
+documentation set the lexical list is much noisier than the dense one (long reference pages
+repeat common words in many chunks), so its mistakes are promoted as far as dense hits and the
+fused ranking is worse than dense alone. Score fusion keeps how sure each retriever is: each
+list's scores are scaled to [0, 1] by its own best score, so a weak lexical match contributes
+little while an exact rare-term match (an error code, an option name) still lifts a passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag_chatbot.domain import ScoredChunk
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One retriever's ranking and the weight its normalized scores get in the fusion."""
+
+    hits: Sequence[ScoredChunk]
+    weight: float
+
+
+def fuse_scores(rankings: Sequence[Ranked]) -> list[ScoredChunk]:
+    """Weighted sum of each list's scores divided by that list's best score.
+
+    A chunk missing from a list gets 0 from it. Ties break by chunk id, so the result does not
+    depend on the order of the inputs.
+    """
+    totals: dict[str, float] = {}
+    chunks: dict[str, ScoredChunk] = {}
+    for ranked in rankings:
+        best = max((h.score for h in ranked.hits), default=0.0)
+        if best <= 0:
+            continue
+        for hit in ranked.hits:
+            chunks.setdefault(hit.chunk.id, hit)
+            totals[hit.chunk.id] = totals.get(hit.chunk.id, 0.0) + ranked.weight * hit.score / best
+    order = sorted(totals, key=lambda cid: (-totals[cid], cid))
+    return [ScoredChunk(chunks[cid].chunk, totals[cid]) for cid in order]
+
+
+def fuse_reciprocal_rank(rankings: Sequence[Ranked], k: int = 60) -> list[ScoredChunk]:
+    """Weighted reciprocal-rank fusion: sum of ``weight / (k + rank)``; kept for comparison."""
+    totals: dict[str, float] = {}
+    chunks: dict[str, ScoredChunk] = {}
+    for ranked in rankings:
+        for rank, hit in enumerate(ranked.hits, start=1):
+            chunks.setdefault(hit.chunk.id, hit)
+            totals[hit.chunk.id] = totals.get(hit.chunk.id, 0.0) + ranked.weight / (k + rank)
+    order = sorted(totals, key=lambda cid: (-totals[cid], cid))
+    return [ScoredChunk(chunks[cid].chunk, totals[cid]) for cid in order]
+
+
+def aggregate(
+    hits: Sequence[ScoredChunk], key: Callable[[ScoredChunk], str]
+) -> list[tuple[str, float, list[ScoredChunk]]]:
+    """Group hits by ``key`` (a page, a section): score of a group is its best hit.
+
+    Groups come best first, each with its hits in their original order.
+    """
+    groups: dict[str, list[ScoredChunk]] = {}
+    for hit in hits:
+        groups.setdefault(key(hit), []).append(hit)
+    ranked = sorted(groups.items(), key=lambda kv: (-max(h.score for h in kv[1]), kv[0]))
+    return [(name, max(h.score for h in members), members) for name, members in ranked]

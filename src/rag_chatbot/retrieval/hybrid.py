@@ -1,0 +1,77 @@
+"""The hybrid retriever: dense and lexical search in the vector store, fused."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag_chatbot.db.repository import DocumentRepository
+from rag_chatbot.domain import ScoredChunk
+from rag_chatbot.errors import ProviderError, RetrievalError
+from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.vector_stores.base import VectorStore
+from rag_chatbot.retrieval.fusion import Ranked, fuse_scores
+from rag_chatbot.retrieval.lexical import LexicalEncoder
+
+
+@dataclass(frozen=True)
+class RetrievalResult:
+    """Fused hits plus each retriever's best raw score (the grounding check reads them)."""
+
+    hits: list[ScoredChunk]
+    dense_best: float
+    lexical_best: float
+    query_vector: Sequence[float]
+
+
+class HybridRetriever:
+    """Finds the chunks that best match a query.
+
+    Contract: ``retrieve(query, top_k)`` returns at most ``top_k`` chunks whose rows are
+    committed, best first, scored by fusing cosine similarity and BM25 (see ``fusion``).
+    Raises ``RetrievalError`` when a backend fails.
+    """
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        lexical: LexicalEncoder,
+        repository: DocumentRepository,
+        *,
+        candidates: int = 40,
+        lexical_weight: float = 0.3,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._lexical = lexical
+        self._repo = repository
+        self._candidates = candidates
+        self._lexical_weight = lexical_weight
+
+    def retrieve(self, query: str, top_k: int) -> RetrievalResult:
+        limit = max(self._candidates, top_k)
+        try:
+            vector = self._embedder.embed([query])[0].tolist()
+            dense = self._store.search_dense(vector, limit)
+            sparse_query = self._lexical.encode_query(query)
+            lexical = self._store.search_sparse(sparse_query, limit) if sparse_query.indices else []
+        except ProviderError as exc:
+            raise RetrievalError(f"search failed: {exc}") from exc
+        visible = self._repo.committed(h.chunk.id for h in [*dense, *lexical])
+        dense = [h for h in dense if h.chunk.id in visible]
+        lexical = [h for h in lexical if h.chunk.id in visible]
+        fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, self._lexical_weight)])
+        return RetrievalResult(
+            hits=fused[:top_k],
+            dense_best=max((h.score for h in dense), default=0.0),
+            lexical_best=max((h.score for h in lexical), default=0.0),
+            query_vector=vector,
+        )
+
+    def dense_only(self, query: str, limit: int) -> list[ScoredChunk]:
+        """Dense ranking alone (visible chunks), for comparisons in the benchmark."""
+        vector = self._embedder.embed([query])[0].tolist()
+        hits = self._store.search_dense(vector, limit)
+        visible = self._repo.committed(h.chunk.id for h in hits)
+        return [h for h in hits if h.chunk.id in visible]

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real embedding model (loaded once) and an isolated data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag_chatbot.config import Settings
+from rag_chatbot.container import Container, build_container
+from rag_chatbot.providers.embedders.base import Embedder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def fixture_corpus() -> Path:
+    """A small corpus (Markdown, HTML with chrome, text) about lighthouses, compost and tea."""
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder() -> Embedder:
+    from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder(batch_size=32)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", environment="test")  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def container(settings: Settings, onnx_embedder: Embedder) -> Iterator[Container]:
+    built = build_container(settings, embedder=onnx_embedder)
+    yield built
+    built.close()

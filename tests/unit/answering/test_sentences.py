@@ -1,0 +1,30 @@
+from rag_chatbot.answering.sentences import split_sentences
+
+
+def test_prose_splits_into_sentences() -> None:
+    text = "SQLite is small. It is fast! Is it reliable? Yes.\n\nAnother paragraph here."
+    assert split_sentences(text) == [
+        "SQLite is small.",
+        "It is fast!",
+        "Is it reliable?",
+        "Yes.",
+        "Another paragraph here.",
+    ]
+
+
+def test_code_and_tables_stay_whole() -> None:
+    code = "CREATE TABLE t(\n  a INTEGER PRIMARY KEY,\n  b TEXT\n);"
+    table = "name | type\nid | integer\nbody | text"
+    assert split_sentences(f"Example:\n\n{code}\n\n{table}") == ["Example:", code, table]
+
+
+def test_abbreviations_like_e_g_do_not_break_mid_sentence() -> None:
+    assert split_sentences("Use a pragma, e.g. foreign_keys to check.") == [
+        "Use a pragma, e.g. foreign_keys to check."
+    ]
+
+
+def test_long_units_are_clipped() -> None:
+    long = "word " * 300
+    (unit,) = split_sentences(long)
+    assert len(unit) < 620 and unit.endswith("…")

@@ -1,0 +1,64 @@
+"""Fusion and aggregation: hand-computed scores, order independence."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rag_chatbot.domain import Chunk, ScoredChunk
+from rag_chatbot.retrieval.fusion import Ranked, aggregate, fuse_reciprocal_rank, fuse_scores
+
+
+def hit(cid: str, score: float, source: str = "page.html") -> ScoredChunk:
+    return ScoredChunk(Chunk(cid, "d", source, "T", (), "", 0, "text"), score)
+
+
+def test_score_fusion_scales_each_list_by_its_best() -> None:
+    dense = [hit("a", 0.8), hit("b", 0.4)]
+    lexical = [hit("b", 10.0), hit("c", 5.0)]
+    fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, 0.5)])
+    scores = {h.chunk.id: round(h.score, 6) for h in fused}
+    # a: 0.8/0.8 = 1.0; b: 0.4/0.8 + 0.5 * 10/10 = 1.0; c: 0.5 * 5/10 = 0.25
+    assert scores == {"a": 1.0, "b": 1.0, "c": 0.25}
+    assert [h.chunk.id for h in fused] == ["a", "b", "c"]  # tie broken by id
+
+
+def test_a_weak_lexical_list_cannot_outrank_a_strong_dense_hit() -> None:
+    dense = [hit("good", 0.7), hit("ok", 0.6)]
+    lexical = [hit("noise", 3.0)]
+    fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, 0.3)])
+    assert fused[0].chunk.id == "good"
+    rrf = fuse_reciprocal_rank([Ranked(dense, 1.0), Ranked(lexical, 1.0)])
+    # Plain RRF puts the lexical noise level with the best dense hit.
+    assert {h.chunk.id for h in rrf[:2]} == {"good", "noise"}
+
+
+def test_rrf_hand_computed() -> None:
+    fused = fuse_reciprocal_rank([Ranked([hit("a", 1), hit("b", 1)], 1.0)], k=1)
+    assert [round(h.score, 6) for h in fused] == [0.5, round(1 / 3, 6)]
+
+
+def test_empty_or_nonpositive_lists_are_ignored() -> None:
+    assert fuse_scores([Ranked([], 1.0), Ranked([hit("a", 0.0)], 1.0)]) == []
+
+
+@given(st.permutations(["a", "b", "c", "d"]), st.permutations(["c", "d", "e"]))
+def test_fusion_does_not_depend_on_input_order(p1: list[str], p2: list[str]) -> None:
+    dense = {"a": 0.9, "b": 0.5, "c": 0.3, "d": 0.2}
+    lexical = {"c": 4.0, "d": 2.0, "e": 1.0}
+    forward = fuse_scores(
+        [Ranked([hit(c, dense[c]) for c in p1], 1.0), Ranked([hit(c, lexical[c]) for c in p2], 0.3)]
+    )
+    backward = fuse_scores(
+        [Ranked([hit(c, lexical[c]) for c in p2], 0.3), Ranked([hit(c, dense[c]) for c in p1], 1.0)]
+    )
+    assert [(h.chunk.id, round(h.score, 9)) for h in forward] == [
+        (h.chunk.id, round(h.score, 9)) for h in backward
+    ]
+
+
+def test_aggregate_ranks_groups_by_best_member() -> None:
+    hits = [hit("1", 0.9, "x"), hit("2", 0.8, "y"), hit("3", 0.95, "y"), hit("4", 0.1, "z")]
+    groups = aggregate(hits, key=lambda h: h.chunk.source)
+    assert [(name, score) for name, score, _ in groups] == [("y", 0.95), ("x", 0.9), ("z", 0.1)]
+    assert [h.chunk.id for h in groups[0][2]] == ["2", "3"]
