@@ -27,6 +27,7 @@ import numpy as np
 
 CORPUS = Path("/work/shared/eval/docs-faq/corpus")
 BATCH_SIZES = (16, 32, 64)
+NO_CAP = 10**9  # max_batch_tokens that never binds
 QUERY = "How do I undo the last commit without losing my changes?"  # what a chat turn embeds
 PACKAGES = {
     "sentence-transformers": [
@@ -97,7 +98,11 @@ def make_embedder(kind: str, options: dict[str, Any]) -> Any:
             session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if options.get("no_arena"):
             session_options.enable_cpu_mem_arena = False
-        return OnnxMiniLMEmbedder(threads=options.get("threads"), session_options=session_options)
+        return OnnxMiniLMEmbedder(
+            threads=options.get("threads"),
+            max_batch_tokens=options.get("max_batch_tokens", 1024),
+            session_options=session_options,
+        )
     from rag_chatbot.providers.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
@@ -204,8 +209,11 @@ def compare_session_options(passages_file: str, repeat: int) -> None:
         ("level DISABLE_ALL", {"level": "ORT_DISABLE_ALL"}),
         ("no spin-waiting (allow_spinning=0)", {"no_spinning": True}),
         ("no CPU memory arena", {"no_arena": True}),
+        ("max_batch_tokens=512 (default 1024)", {"max_batch_tokens": 512}),
+        ("max_batch_tokens=2048", {"max_batch_tokens": 2048}),
+        ("no token cap (batch_size alone)", {"max_batch_tokens": NO_CAP}),
     ]
-    print("\n== onnxruntime session options (batch 32, fresh process each)")
+    print("\n== onnxruntime options (batch_size 32, fresh process each)")
     for label, options in variants:
         figures, _ = run_child(
             "onnx", {**options, "batch_sizes": [32], "repeat": repeat}, passages_file
@@ -213,13 +221,20 @@ def compare_session_options(passages_file: str, repeat: int) -> None:
         print(f"{label:48s} load {figures['load_s']:.2f} s  {run_figures(figures, 32)}")
 
 
-def compare_batch_memory(passages_file: str, repeat: int, kinds: list[str]) -> None:
-    print("\n== peak RSS by batch size (one batch size per fresh process)")
-    for kind in kinds:
+def compare_batch_memory(passages_file: str, repeat: int, with_torch: bool) -> None:
+    runs: list[tuple[str, str, dict[str, Any]]] = [
+        ("onnx (default cap)", "onnx", {}),
+        ("onnx, no token cap", "onnx", {"max_batch_tokens": NO_CAP}),
+    ]
+    if with_torch:
+        runs.append(("sentence-transformers", "sentence-transformers", {}))
+    print("\n== peak RSS by batch_size (one batch size per fresh process)")
+    for label, kind, options in runs:
         for size in (4, 8, 16, 32, 64):
-            options = {"batch_sizes": [size], "repeat": repeat}
-            figures, _ = run_child(kind, options, passages_file)
-            print(f"{kind:22s} bs{size:<3d} {run_figures(figures, size)}")
+            figures, _ = run_child(
+                kind, {**options, "batch_sizes": [size], "repeat": repeat}, passages_file
+            )
+            print(f"{label:22s} bs{size:<3d} {run_figures(figures, size)}")
 
 
 def main() -> None:
@@ -266,8 +281,7 @@ def main() -> None:
             )
         if not args.skip_options:
             compare_session_options(subset, args.repeat)
-            kinds = ["onnx"] if args.skip_torch else ["onnx", "sentence-transformers"]
-            compare_batch_memory(subset, args.repeat, kinds)
+            compare_batch_memory(subset, args.repeat, with_torch=not args.skip_torch)
 
 
 if __name__ == "__main__":

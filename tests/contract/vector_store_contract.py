@@ -125,6 +125,24 @@ class VectorStoreContract:
 
         assert store.search_sparse(_ENCODER.encode_query("the of and"), limit=5) == []
 
+    def test_within_scores_only_the_given_ids_with_unchanged_scores(
+        self, store: VectorStore
+    ) -> None:
+        points = corpus()
+        store.upsert(points)
+        query = (0.0, 0.1, 1.0, 0.3, 0.0, 0.0, 0.0, 0.0)
+        everything = {h.chunk.id: h.score for h in store.search_dense(query, limit=10)}
+        far = {points[0].chunk.id, points[4].chunk.id}
+
+        found = store.search_dense(query, limit=10, within=far)
+
+        assert {h.chunk.id for h in found} == far
+        for hit in found:
+            assert hit.score == pytest.approx(everything[hit.chunk.id], abs=1e-5)
+        sparse = store.search_sparse(_ENCODER.encode_query("vacuum"), 10, within=far)
+        assert sparse == []  # neither of those passages has the word
+        assert store.search_dense(query, limit=10, within=set()) == []
+
     def test_limit_is_respected(self, store: VectorStore) -> None:
         store.upsert(corpus())
 

@@ -39,8 +39,8 @@ class HybridRetriever:
         lexical: LexicalEncoder,
         repository: DocumentRepository,
         *,
-        candidates: int = 40,
-        lexical_weight: float = 0.3,
+        candidates: int = 50,
+        lexical_weight: float = 0.1,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -53,12 +53,19 @@ class HybridRetriever:
         limit = max(self._candidates, top_k)
         try:
             vector = self._embedder.embed([query])[0].tolist()
-            dense = self._store.search_dense(vector, limit)
             sparse_query = self._lexical.encode_query(query)
-            lexical = self._store.search_sparse(sparse_query, limit) if sparse_query.indices else []
+            dense = self._store.search_dense(vector, limit)
+            lexical = self._store.search_sparse(sparse_query, limit)
+            # Each list only scored its own top hits; score the other list's hits too, so a
+            # passage is never fused as if one retriever had given it zero.
+            union = {h.chunk.id for h in dense} | {h.chunk.id for h in lexical}
+            dense += self._store.search_dense(vector, limit, within=_missing(union, dense))
+            lexical += self._store.search_sparse(
+                sparse_query, limit, within=_missing(union, lexical)
+            )
         except ProviderError as exc:
             raise RetrievalError(f"search failed: {exc}") from exc
-        visible = self._repo.committed(h.chunk.id for h in [*dense, *lexical])
+        visible = self._repo.committed(union)
         dense = [h for h in dense if h.chunk.id in visible]
         lexical = [h for h in lexical if h.chunk.id in visible]
         fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, self._lexical_weight)])
@@ -75,3 +82,7 @@ class HybridRetriever:
         hits = self._store.search_dense(vector, limit)
         visible = self._repo.committed(h.chunk.id for h in hits)
         return [h for h in hits if h.chunk.id in visible]
+
+
+def _missing(union: set[str], hits: list[ScoredChunk]) -> set[str]:
+    return union - {h.chunk.id for h in hits}

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rag_chatbot.errors import EmbeddingError
 from rag_chatbot.providers.embedders import (
@@ -15,6 +17,7 @@ from rag_chatbot.providers.embedders import (
     HashingEmbedder,
     OnnxMiniLMEmbedder,
     SentenceTransformerEmbedder,
+    Vectors,
 )
 from rag_chatbot.providers.embedders.onnx import load_tokenizer
 
@@ -107,8 +110,9 @@ def _measured_window(embedder: Embedder, text: str) -> int:
     return same[0]
 
 
-def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", a, b)  # rows are unit vectors
+def _cosines(a: Vectors, b: Vectors) -> Vectors:
+    cosines: Vectors = np.einsum("ij,ij->i", a, b)  # rows are unit vectors
+    return cosines
 
 
 # ---- ONNX (the default) ----
@@ -160,6 +164,15 @@ def test_onnx_count_tokens_matches_the_model_tokenizer(onnx: OnnxMiniLMEmbedder)
 
 def test_onnx_truncates_at_256_word_pieces_measured(onnx: OnnxMiniLMEmbedder) -> None:
     assert _measured_window(onnx, _long_text(onnx)) == 256 == onnx.max_tokens
+
+
+@given(lengths=st.lists(st.integers(min_value=2, max_value=256), max_size=200))
+def test_onnx_batches_respect_both_limits(onnx: OnnxMiniLMEmbedder, lengths: list[int]) -> None:
+    batches = onnx._batches(lengths)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert 1 <= len(batch) <= onnx.batch_size
+        assert len(batch) * max(lengths[i] for i in batch) <= onnx.max_batch_tokens
 
 
 def test_onnx_wraps_bad_input_in_embedding_error(onnx: OnnxMiniLMEmbedder) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
@@ -18,6 +18,8 @@ class VectorStore(Protocol):
       sparse vectors with IDF weighting applied by the store (Qdrant's ``Modifier.IDF``), so
       term statistics live in the index, not in each process. Both return at most ``limit``
       ``ScoredChunk``s, best first, each carrying the whole chunk rebuilt from the payload.
+      With ``within`` they score only those ids (a point with no shared term is not returned by
+      ``search_sparse``): the hybrid retriever uses it to complete each ranking's scores.
     - ``ids()`` lists every stored chunk id (used to collect points no document owns).
     - ``count()`` is the number of points; ``optimize()`` builds search indexes (HNSW) after bulk
       writes; ``close()`` persists everything and releases files. Data survives close + reopen.
@@ -28,9 +30,13 @@ class VectorStore(Protocol):
 
     def delete(self, chunk_ids: Sequence[str]) -> None: ...
 
-    def search_dense(self, vector: Sequence[float], limit: int) -> list[ScoredChunk]: ...
+    def search_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]: ...
 
-    def search_sparse(self, vector: SparseVector, limit: int) -> list[ScoredChunk]: ...
+    def search_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]: ...
 
     def ids(self) -> set[str]: ...
 

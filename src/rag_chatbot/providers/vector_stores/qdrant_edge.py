@@ -12,7 +12,7 @@ Measured with qdrant-edge-py 0.9 (see tests/contract/test_qdrant_edge_store.py):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from qdrant_edge import (
     EdgeShard,
     EdgeSparseVectorParams,
     EdgeVectorParams,
+    Filter,
+    HasIdCondition,
     Modifier,
     Point,
     Query,
@@ -98,16 +100,20 @@ class QdrantEdgeStore:
             if self._flush_writes:
                 shard.flush()
 
-    def search_dense(self, vector: Sequence[float], limit: int) -> list[ScoredChunk]:
+    def search_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
         query = Query.Nearest(list(vector), using=DENSE_VECTOR)
-        return self._query(query, limit, self._search_params)
+        return self._query(query, limit, self._search_params, within)
 
-    def search_sparse(self, vector: SparseVector, limit: int) -> list[ScoredChunk]:
+    def search_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
         self._live()
         if not vector.indices:
             return []  # Only stopwords: nothing can match, and Qdrant need not be asked.
         sparse = EdgeSparseVector(list(vector.indices), list(vector.values))
-        return self._query(Query.Nearest(sparse, using=SPARSE_VECTOR), limit, None)
+        return self._query(Query.Nearest(sparse, using=SPARSE_VECTOR), limit, None, within)
 
     def ids(self) -> set[str]:
         shard = self._live()
@@ -182,11 +188,20 @@ class QdrantEdgeStore:
             raise ProviderError(f"the Qdrant Edge store at {self.path} is closed")
         return self._shard
 
-    def _query(self, query: Query, limit: int, params: SearchParams | None) -> list[ScoredChunk]:
+    def _query(
+        self,
+        query: Query,
+        limit: int,
+        params: SearchParams | None,
+        within: Collection[str] | None,
+    ) -> list[ScoredChunk]:
         shard = self._live()
-        if limit <= 0:
+        if limit <= 0 or (within is not None and not within):
             return []
-        request = QueryRequest(limit=limit, query=query, with_payload=True, params=params)
+        only = None if within is None else Filter(must=[HasIdCondition(set(within))])
+        request = QueryRequest(
+            limit=limit, query=query, with_payload=True, params=params, filter=only
+        )
         with _vendor_errors("search"):
             found = shard.query(request)
         return [_to_scored(point) for point in found]

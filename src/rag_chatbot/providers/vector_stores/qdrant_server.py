@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
@@ -75,14 +75,18 @@ class QdrantServerStore:
         with _vendor_errors("delete"):
             self._client.delete(self.collection, points_selector=selector, wait=True)
 
-    def search_dense(self, vector: Sequence[float], limit: int) -> list[ScoredChunk]:
-        return self._query(list(vector), DENSE_VECTOR, limit)
+    def search_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
+        return self._query(list(vector), DENSE_VECTOR, limit, within)
 
-    def search_sparse(self, vector: SparseVector, limit: int) -> list[ScoredChunk]:
+    def search_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[ScoredChunk]:
         if not vector.indices:
             return []
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-        return self._query(sparse, SPARSE_VECTOR, limit)
+        return self._query(sparse, SPARSE_VECTOR, limit, within)
 
     def ids(self) -> set[str]:
         found: set[str] = set()
@@ -145,15 +149,22 @@ class QdrantServerStore:
         query: list[float] | models.SparseVector,
         using: str,
         limit: int,
+        within: Collection[str] | None,
     ) -> list[ScoredChunk]:
-        if limit <= 0:
+        if limit <= 0 or (within is not None and not within):
             return []
+        only = (
+            None
+            if within is None
+            else models.Filter(must=[models.HasIdCondition(has_id=list(within))])
+        )
         with _vendor_errors("search"):
             response = self._client.query_points(
                 self.collection,
                 query=query,
                 using=using,
                 limit=limit,
+                query_filter=only,
                 with_payload=True,
             )
         return [

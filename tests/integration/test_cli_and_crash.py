@@ -1,0 +1,166 @@
+"""The command line as a user runs it, and recovery from kill -9 in the middle of an ingest."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def cli(
+    *args: str, data_dir: Path, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DATA_DIR": str(data_dir), **env},
+    )
+
+
+def test_ingest_ask_search_eval_from_the_command_line(tmp_path: Path, fixture_corpus: Path) -> None:
+    data = tmp_path / "data"
+    ingested = cli("ingest", str(fixture_corpus), "--json", data_dir=data)
+    assert ingested.returncode == 0, ingested.stderr
+    summary = json.loads(ingested.stdout)
+    assert {k: summary[k] for k in ("added", "updated", "unchanged", "removed")} == {
+        "added": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+    }
+    assert summary["failed"] == [] and summary["chunks"] > 3 and summary["seconds"] > 0
+
+    asked = cli("ask", "How often is the Fresnel lens cleaned?", "--json", data_dir=data)
+    answer = json.loads(asked.stdout)
+    assert answer["grounded"] is True
+    assert answer["citations"][0]["url"] == "/read/lighthouse.md#lamp-maintenance"
+    assert set(answer) >= {"answer", "session_id", "message_id", "grounded", "citations"}
+
+    batch = cli(
+        "search",
+        "-",
+        "--json",
+        "--top-k",
+        "2",
+        data_dir=data,
+        stdin="compost heap turning\n\nfog horn\n",
+    )
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [r["results"][0]["source"] for r in lines] == ["guides/composting.html", "lighthouse.md"]
+    assert all(len(r["results"]) == 2 for r in lines)
+    assert set(lines[0]["results"][0]) == {
+        "source",
+        "title",
+        "section",
+        "url",
+        "text",
+        "score",
+        "document_id",
+        "chunk_id",
+    }
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        json.dumps(
+            {
+                "id": "1",
+                "question": "When does the keeper start the fog horn?",
+                "relevant": ["lighthouse.md"],
+                "answer": "When visibility falls below two nautical miles.",
+            }
+        )
+        + "\n"
+    )
+    evaluated = cli("eval", str(queries), "--json", data_dir=data)
+    metrics = json.loads(evaluated.stdout)["metrics"]
+    assert metrics["recall@5"] == 1.0 and metrics["ndcg@10"] == 1.0
+    assert metrics["abstention_rate"] == 0.0 and metrics["citation_hit_rate"] == 1.0
+
+
+def test_a_bad_setting_stops_the_command_naming_the_variable(tmp_path: Path) -> None:
+    result = cli("search", "x", data_dir=tmp_path, EMBEDDING_BATCH_SIZE="lots")
+    assert result.returncode == 2
+    assert "EMBEDDING_BATCH_SIZE" in result.stderr
+
+
+def test_a_missing_path_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    result = cli("ingest", str(tmp_path / "nope"), "--json", data_dir=tmp_path / "data")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["failed"][0]["reason"] == "no such file or directory"
+
+
+def _write_corpus(root: Path, files: int) -> None:
+    root.mkdir()
+    for i in range(files):
+        sections = "\n\n".join(
+            f"## Topic {i}-{j}\n\n"
+            + " ".join(f"Fact {i}.{j}.{k} about subject {i}." for k in range(40))
+            for j in range(4)
+        )
+        (root / f"doc{i:02d}.md").write_text(f"# Document {i}\n\n{sections}\n")
+
+
+def _committed_documents(db: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_mid_ingest_then_rerun_leaves_no_duplicate_and_no_orphan(tmp_path: Path) -> None:
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    _write_corpus(corpus, files=30)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag_chatbot", "ingest", str(corpus), "--json"],
+        env={**os.environ, "DATA_DIR": str(data)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db = data / "rag-chatbot.db"
+    deadline = time.monotonic() + 240
+    while _committed_documents(db) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = _committed_documents(db)
+    assert 3 <= before < 30, "the kill must land in the middle of the ingest"
+
+    rerun = cli("ingest", str(corpus), "--json", data_dir=data)
+    summary = json.loads(rerun.stdout)
+    assert summary["failed"] == []
+    assert summary["added"] + summary["unchanged"] == 30
+    assert summary["unchanged"] >= before - 1  # at most the document being written is redone
+
+    fresh = cli("ingest", str(corpus), "--json", data_dir=tmp_path / "fresh")
+    expected_chunks = json.loads(fresh.stdout)["chunks"]
+
+    from rag_chatbot.config import Settings
+    from rag_chatbot.db.engine import create_db_engine, session_factory
+    from rag_chatbot.db.repository import DocumentRepository
+    from rag_chatbot.providers.vector_stores.payload import collection_name
+    from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
+
+    engine = create_db_engine(Settings(data_dir=data))  # type: ignore[call-arg]
+    repository = DocumentRepository(session_factory(engine))
+    store = QdrantEdgeStore(data / "qdrant" / collection_name("all-MiniLM-L6-v2"), 384)
+    try:
+        rows = repository.all_chunk_ids()
+        assert store.ids() == rows  # no orphan point, no row without its point
+        assert len(rows) == expected_chunks  # no duplicate chunk
+        assert len(repository.list_documents()) == 30
+    finally:
+        store.close()
+        engine.dispose()
