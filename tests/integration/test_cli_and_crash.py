@@ -40,7 +40,8 @@ def test_ingest_ask_search_eval_from_the_command_line(tmp_path: Path, fixture_co
         "unchanged": 0,
         "removed": 0,
     }
-    assert summary["failed"] == [] and summary["chunks"] > 3 and summary["seconds"] > 0
+    assert summary["failed"] == 0 and summary["failures"] == []
+    assert summary["chunks"] > 3 and summary["seconds"] > 0
 
     asked = cli("ask", "How often is the Fresnel lens cleaned?", "--json", data_dir=data)
     answer = json.loads(asked.stdout)
@@ -98,7 +99,9 @@ def test_a_bad_setting_stops_the_command_naming_the_variable(tmp_path: Path) -> 
 def test_a_missing_path_is_reported_not_crashed_on(tmp_path: Path) -> None:
     result = cli("ingest", str(tmp_path / "nope"), "--json", data_dir=tmp_path / "data")
     assert result.returncode == 1
-    assert json.loads(result.stdout)["failed"][0]["reason"] == "no such file or directory"
+    summary = json.loads(result.stdout)
+    assert summary["failed"] == 1
+    assert summary["failures"][0]["reason"] == "no such file or directory"
 
 
 def _write_corpus(root: Path, files: int) -> None:
@@ -140,7 +143,7 @@ def test_kill_9_mid_ingest_then_rerun_leaves_no_duplicate_and_no_orphan(tmp_path
 
     rerun = cli("ingest", str(corpus), "--json", data_dir=data)
     summary = json.loads(rerun.stdout)
-    assert summary["failed"] == []
+    assert summary["failed"] == 0
     assert summary["added"] + summary["unchanged"] == 30
     assert summary["unchanged"] >= before - 1  # at most the document being written is redone
 
@@ -164,3 +167,24 @@ def test_kill_9_mid_ingest_then_rerun_leaves_no_duplicate_and_no_orphan(tmp_path
     finally:
         store.close()
         engine.dispose()
+
+
+def test_quickstart_indexes_the_docs_and_answers_with_citations(tmp_path: Path) -> None:
+    result = cli("quickstart", data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert "failed 0" in result.stdout
+    assert "[1]" in result.stdout
+    assert "/read/getting-started.md#" in result.stdout
+
+
+def test_text_output_lists_failures_and_skipped_files(tmp_path: Path, fixture_corpus: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "notes.md").write_text("# Notes\n\nThe harbour master keeps the tide tables.\n")
+    (corpus / "broken.docx").write_bytes(b"not a zip at all")
+    (corpus / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    result = cli("ingest", str(corpus), data_dir=tmp_path / "data")
+    assert result.returncode == 0, result.stderr
+    assert "added 1" in result.stdout and "failed 1" in result.stdout
+    assert "failed: broken.docx:" in result.stdout
+    assert "skipped: picture.png:" in result.stdout

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from rag_chatbot.answering.sentences import split_sentences
 from rag_chatbot.domain import Answer, Citation, ScoredChunk
 from rag_chatbot.providers.embedders.base import Embedder
@@ -19,6 +17,7 @@ from rag_chatbot.retrieval.lexical import LexicalEncoder
 NOT_FOUND = "I can't find that in the documents."
 # Weights of a sentence's score: meaning, shared terms, the rank of its passage.
 _SEMANTIC, _LEXICAL, _PASSAGE = 0.55, 0.25, 0.20
+_SCORED_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,8 @@ class ExtractiveGenerator:
     """Picks the sentences that best answer the question from the top passages.
 
     ``passages_used`` passages are read; at most ``max_sentences`` sentences are quoted, at most
-    two from one passage, keeping each passage's own order. A sentence is kept when it scores
+    two from one passage, keeping each passage's own order; at most ``max_embedded`` candidate
+    sentences are compared with the question by meaning. A sentence is kept when it scores
     at least ``keep_ratio`` of the best one. When no sentence is about the question (semantic
     similarity under ``min_similarity`` and no shared term) the answer is ungrounded.
     """
@@ -49,6 +49,7 @@ class ExtractiveGenerator:
         max_sentences: int = 3,
         keep_ratio: float = 0.8,
         min_similarity: float = 0.25,
+        max_embedded: int = 16,
     ) -> None:
         self._embedder = embedder
         self._lexical = lexical
@@ -56,6 +57,7 @@ class ExtractiveGenerator:
         self._max_sentences = max_sentences
         self._keep_ratio = keep_ratio
         self._min_similarity = min_similarity
+        self._max_embedded = max_embedded
 
     def generate(self, question: str, passages: Sequence[ScoredChunk]) -> Answer:
         passages = list(passages[: self._passages_used])
@@ -66,24 +68,28 @@ class ExtractiveGenerator:
         return self._compose(chosen, passages)
 
     def _score(self, question: str, passages: list[ScoredChunk]) -> list[_Candidate]:
+        query_terms = set(self._lexical.encode_query(question).indices)
         units = [
-            (i, j, s)
+            (i, j, text, query_terms & set(self._lexical.encode_query(text).indices))
             for i, p in enumerate(passages)
-            for j, s in enumerate(split_sentences(p.chunk.text))
-            if len(s.split()) >= 3
+            for j, text in enumerate(split_sentences(p.chunk.text))
+            if len(text.split()) >= 3
         ]
         if not units:
             return []
-        vectors = self._embedder.embed([question, *(u[2] for u in units)])
+        # Embedding sentences is the cost of an answer: embed the likeliest ones only, those
+        # sharing most words with the question, then those of the best passages.
+        units.sort(key=lambda u: (-len(u[3]), u[0], u[1]))
+        units = units[: self._max_embedded]
+        # A sentence's opening carries its meaning; cutting long ones keeps the batch short.
+        vectors = self._embedder.embed([question, *(u[2][:_SCORED_CHARS] for u in units)])
         semantic = vectors[1:] @ vectors[0]
-        query_terms = set(self._lexical.encode_query(question).indices)
         best_passage = max(p.score for p in passages) or 1.0
         out = []
-        for (i, j, text), sem in zip(units, semantic, strict=True):
-            shared = query_terms & set(self._lexical.encode_query(text).indices)
-            lex = len(shared) / len(query_terms) if query_terms else 0.0
+        for (i, j, text, shared), sem in zip(units, semantic, strict=True):
             if sem < self._min_similarity and not shared:
                 continue
+            lex = len(shared) / len(query_terms) if query_terms else 0.0
             score = (
                 _SEMANTIC * float(sem)
                 + _LEXICAL * lex
@@ -145,8 +151,3 @@ def _repeats(candidate: _Candidate, chosen: list[_Candidate]) -> bool:
 def _as_prose(sentence: str) -> str:
     """Keep code and tables on their own lines inside the answer."""
     return f"\n{sentence}\n" if "\n" in sentence else sentence
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    va, vb = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
-    return float(va @ vb / ((np.linalg.norm(va) * np.linalg.norm(vb)) or 1.0))

@@ -68,6 +68,7 @@ def ingest(
     else:
         print_report(out, report)
     if report["failed"] and not (report["added"] or report["updated"] or report["unchanged"]):
+        # Nothing could be indexed at all: a script should notice.
         raise typer.Exit(1)
 
 

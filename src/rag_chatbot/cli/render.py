@@ -46,7 +46,8 @@ def print_answer(console: Console, answer: Answer) -> None:
     if answer.citations:
         console.print()
     for c in answer.citations:
-        where = f"{c.title} — {c.section}" if c.section else c.title
+        section = c.section.removeprefix(c.title).removeprefix(" > ")
+        where = f"{c.title} — {section}" if section else c.title
         console.print(f"[bold][{c.n}][/bold] {where}", highlight=False)
         console.print(f"    {c.url}", style="cyan", highlight=False)
 
@@ -63,16 +64,16 @@ def print_hits(console: Console, hits: list[ScoredChunk]) -> None:
 def print_report(console: Console, report: dict[str, Any]) -> None:
     console.print(
         f"added {report['added']}, updated {report['updated']}, unchanged {report['unchanged']}, "
-        f"removed {report['removed']}, failed {len(report['failed'])}, "
-        f"skipped {len(report['skipped'])} — "
+        f"removed {report['removed']}, failed {report['failed']}, "
+        f"skipped {report['skipped']} — "
         f"{report['chunks']} chunks in {report['seconds']:.1f} s",
         highlight=False,
     )
-    for item in report["failed"]:
+    for item in report["failures"]:
         console.print(f"  failed: {item['source']}: {item['reason']}", style="red", markup=False)
-    for item in report["skipped"][:20]:
+    for item in report["skipped_files"][:20]:
         console.print(
             f"  skipped: {item['source']}: {item['reason']}", style="yellow", markup=False
         )
-    if len(report["skipped"]) > 20:
-        console.print(f"  … and {len(report['skipped']) - 20} more skipped", style="yellow")
+    if report["skipped"] > 20:
+        console.print(f"  … and {report['skipped'] - 20} more skipped", style="yellow")

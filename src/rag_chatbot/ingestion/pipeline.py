@@ -34,7 +34,11 @@ ProgressCallback = Callable[[str, Outcome], None]
 
 @dataclass
 class IngestReport:
-    """Summary of one ingest run (contract: the JSON of ``rag-chatbot ingest --json``)."""
+    """Summary of one ingest run (contract: the JSON of ``rag-chatbot ingest --json``).
+
+    ``failed`` and ``skipped`` are counts in the JSON; ``failures`` and ``skipped_files`` list
+    each file with its reason.
+    """
 
     added: int = 0
     updated: int = 0
@@ -52,8 +56,10 @@ class IngestReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "removed": self.removed,
-            "failed": self.failed,
-            "skipped": self.skipped,
+            "failed": len(self.failed),
+            "skipped": len(self.skipped),
+            "failures": self.failed,
+            "skipped_files": self.skipped,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "embedding_seconds": round(self.embedding_seconds, 3),

@@ -50,15 +50,17 @@ class OnnxMiniLMEmbedder:
 
     Contract: the ``Embedder`` protocol. Vectors match sentence-transformers' all-MiniLM-L6-v2
     (mean pooling over the attention mask, then L2 normalisation; the graph itself returns
-    ``last_hidden_state``), inputs truncated at 256 word pieces. A model call takes at most
-    ``batch_size`` texts and at most ``max_batch_tokens`` padded word pieces: onnxruntime keeps
-    its peak memory in its arena, and that peak grows with batch x length squared (measured:
-    1.7 GB at 32 x 256 pieces, 0.4 GB at 4 x 256, and the small batches were no slower).
-    ``threads`` sets onnxruntime's intra-op threads (``None``: its choice, one per physical
-    core); ``session_options`` replaces the default session options (for benchmarks).
-    Loading raises ``ProviderUnavailable``
-    when a dependency is missing and ``EmbeddingError`` when the model cannot be loaded; ``embed``
-    raises ``EmbeddingError`` on any tokenizer or runtime failure.
+    ``last_hidden_state``), inputs truncated at 256 word pieces.
+
+    A model call takes at most ``batch_size`` texts and at most ``max_batch_tokens`` padded word
+    pieces: onnxruntime's arena keeps the peak of any call, and that peak grows with batch size
+    times length squared (measured: 1.7 GB RSS at 32 x 256 pieces, 0.4 GB at 4 x 256, and the
+    small calls were no slower). ``threads`` sets onnxruntime's intra-op threads (``None``: its
+    own choice, one per physical core); ``session_options`` replaces the default options (for
+    benchmarks; ``threads`` is applied to it).
+
+    Raises ``ProviderUnavailable`` when a dependency is missing, ``EmbeddingError`` when the
+    model cannot be loaded and, from ``embed``, on any tokenizer or runtime failure.
     """
 
     name = MODEL_NAME
@@ -114,6 +116,10 @@ class OnnxMiniLMEmbedder:
             out[rows] = self._embed_batch([encodings[i] for i in rows])
         return out
 
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` including [CLS] and [SEP], without truncation."""
+        return len(self._counter.encode(text).ids)
+
     def _batches(self, lengths: list[int]) -> list[list[int]]:
         """Indices grouped into model calls, shortest texts first.
 
@@ -129,10 +135,6 @@ class OnnxMiniLMEmbedder:
                 current = []
             current.append(index)
         return [*batches, current] if current else batches
-
-    def count_tokens(self, text: str) -> int:
-        """Word pieces of ``text`` including [CLS] and [SEP], without truncation."""
-        return len(self._counter.encode(text).ids)
 
     def _embed_batch(self, encodings: list[Encoding]) -> Vectors:
         longest = max(len(e.ids) for e in encodings)
