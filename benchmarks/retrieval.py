@@ -109,10 +109,8 @@ def main() -> None:
     for q in queries:
         search_ms += timed(lambda q=q: container.retriever.retrieve(q.question, 5), args.repeat)
         ask_ms += timed(lambda q=q: container.answerer.ask(q.question), args.repeat)
-    print(
-        f"search: p50 {statistics.median(search_ms):.1f} ms, p95 {percentile(search_ms, 0.95):.1f} ms"
-        f" ({len(search_ms)} runs)"
-    )
+    p50, p95 = statistics.median(search_ms), percentile(search_ms, 0.95)
+    print(f"search: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(search_ms)} runs)")
     print(f"ask:    p50 {statistics.median(ask_ms):.1f} ms, p95 {percentile(ask_ms, 0.95):.1f} ms")
 
     metrics = evaluate(queries, container.retriever, container.answerer)["metrics"]

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(
         200, ge=32, le=256, description="Word pieces per chunk, title and section path included."
     )
+    max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest document upload, in MB.")
     retrieval_top_k: int = Field(5, ge=1, le=100, description="Passages an answer draws on.")
     llm_provider: Literal["extractive", "openai", "gemini"] = Field(
         "extractive", description="Answer generator; extractive needs no model download."

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from rag_chatbot.answering.answerer import Answerer
+from rag_chatbot.answering.chat import ChatService
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.config import Settings
+from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
 from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.errors import ConfigError
+from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
@@ -34,7 +37,14 @@ class Container:
     retriever: HybridRetriever
     answerer: Answerer
     pipeline: IngestionPipeline
+    chats: ChatRepository
+    chat: ChatService
+    documents: DocumentService
     _closed: bool = field(default=False, repr=False)
+
+    def cache_status(self) -> str:
+        """The response cache's health; in process until the Redis cache arrives."""
+        return "healthy"
 
     def close(self) -> None:
         if not self._closed:
@@ -89,13 +99,19 @@ def build_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
 def build_container(settings: Settings, embedder: Embedder | None = None) -> Container:
     """Wire the backends ``settings`` select; ``embedder`` overrides the model (tests)."""
     engine = create_db_engine(settings)
-    repository = DocumentRepository(session_factory(engine))
+    sessions = session_factory(engine)
+    repository = DocumentRepository(sessions)
     repository.create_schema()
     embedder = embedder or build_embedder(settings)
     store = build_vector_store(settings, embedder)
     lexical = LexicalEncoder()
     retriever = HybridRetriever(store, embedder, lexical, repository)
     generator = ExtractiveGenerator(embedder, lexical)
+    answerer = Answerer(retriever, generator, top_k=settings.retrieval_top_k)
+    pipeline = IngestionPipeline(
+        repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens
+    )
+    chats = ChatRepository(sessions)
     return Container(
         settings=settings,
         engine=engine,
@@ -104,8 +120,14 @@ def build_container(settings: Settings, embedder: Embedder | None = None) -> Con
         store=store,
         lexical=lexical,
         retriever=retriever,
-        answerer=Answerer(retriever, generator, top_k=settings.retrieval_top_k),
-        pipeline=IngestionPipeline(
-            repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens
+        answerer=answerer,
+        pipeline=pipeline,
+        chats=chats,
+        chat=ChatService(answerer, chats),
+        documents=DocumentService(
+            pipeline,
+            repository,
+            settings.data_dir / "uploads",
+            max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
         ),
     )

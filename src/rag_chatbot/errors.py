@@ -3,7 +3,9 @@
     RagChatbotError                 error_code
     ├── ConfigError                 (start-up: a bad setting, named)
     ├── InvalidInput                INVALID_INPUT
+    │   └── FileTooLarge            FILE_TOO_LARGE
     ├── NotFound                    NOT_FOUND
+    │   └── SessionNotFound         SESSION_NOT_FOUND
     ├── Forbidden                   FORBIDDEN
     ├── IngestionError              PROCESSING_ERROR
     │   └── UnsupportedFormat       UNSUPPORTED_FORMAT
@@ -41,6 +43,18 @@ class NotFound(RagChatbotError):
     """The thing asked for does not exist."""
 
     error_code = "NOT_FOUND"
+
+
+class SessionNotFound(NotFound):
+    """The chat session does not exist (or is not the caller's)."""
+
+    error_code = "SESSION_NOT_FOUND"
+
+
+class FileTooLarge(InvalidInput):
+    """An upload is over the size limit."""
+
+    error_code = "FILE_TOO_LARGE"
 
 
 class Forbidden(RagChatbotError):

@@ -8,6 +8,7 @@ from rag_chatbot.answering.base import Generator
 from rag_chatbot.answering.extractive import NOT_FOUND
 from rag_chatbot.domain import Answer, Chunk, ScoredChunk
 from rag_chatbot.errors import InvalidInput
+from rag_chatbot.observability.metrics import observe_generation, observe_retrieval
 from rag_chatbot.retrieval.hybrid import HybridRetriever, RetrievalResult
 
 SELECTION_SOURCE = "selection"
@@ -52,14 +53,27 @@ class Answerer:
         self._top_k = top_k
         self._policy = policy or GroundingPolicy()
 
-    def ask(self, question: str, selected_text: str | None = None) -> Answer:
+    @property
+    def generator_name(self) -> str:
+        return self._generator.name
+
+    def ask(
+        self,
+        question: str,
+        selected_text: str | None = None,
+        *,
+        retrieval_query: str | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``retrieval_query`` (a follow-up made standalone) is searched."""
         question = _checked(question, "question", MAX_QUESTION_CHARS)
         if selected_text is not None and selected_text.strip():
             return self._ask_selection(question, selected_text)
-        result = self._retriever.retrieve(question, self._top_k)
+        with observe_retrieval():
+            result = self._retriever.retrieve(retrieval_query or question, self._top_k)
         if not self._policy.supports(result):
             return Answer(NOT_FOUND, grounded=False, generator=self._generator.name)
-        return self._generator.generate(question, result.hits)
+        with observe_generation():
+            return self._generator.generate(question, result.hits)
 
     def _ask_selection(self, question: str, selected_text: str) -> Answer:
         selection = _checked(selected_text, "selected_text", MAX_SELECTION_CHARS)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rag_chatbot.cli.db import db_app
 from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container
@@ -21,6 +22,7 @@ from rag_chatbot.errors import RagChatbotError
 app = typer.Typer(
     help="Answer questions from your documents, with citations.", no_args_is_help=True
 )
+app.add_typer(db_app, name="db")
 out = Console()
 err = Console(stderr=True)
 
@@ -144,6 +146,45 @@ def evaluate_command(
         return
     for name, value in result["metrics"].items():  # type: ignore[attr-defined]
         out.print(f"{name:>18}  {value:.3f}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API (and, later, the reader) on one port."""
+    import os
+
+    import uvicorn
+
+    from rag_chatbot.observability.logging import configure_logging
+    from rag_chatbot.observability.metrics import prepare_multiprocess_dir
+
+    try:
+        settings = load_settings()
+    except RagChatbotError as exc:
+        err.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_dir, settings.log_level)
+    if workers > 1:
+        # Set before any worker imports the metrics, so all of them write per-process files.
+        metrics_dir = Path(
+            os.environ.setdefault(
+                "PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir.resolve() / "prometheus")
+            )
+        )
+        prepare_multiprocess_dir(metrics_dir)
+    uvicorn.run(
+        "rag_chatbot.api.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @app.command()

@@ -15,6 +15,9 @@ from rag_chatbot.config import Settings
 def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for ``settings``; SQLite gets WAL and foreign keys, others a pool."""
     url = make_url(settings.resolved_database_url)
+    if url.drivername in ("postgresql", "postgres"):
+        # psycopg 3 is the driver we ship; a bare postgresql:// URL would ask for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,29 @@
-"""SQLAlchemy 2.0 tables: the relational side of the index (documents and their chunks).
+"""SQLAlchemy 2.0 tables: documents and chunks (the index), sessions, messages and feedback.
 
 The relational store is the source of truth for what is visible: a chunk is searchable only
-once its row is committed, so a document appears whole or not at all.
+once its row is committed, so a document appears whole or not at all. Schema changes go
+through Alembic migrations (``db/migrations``); the tests check that they match these models.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -16,8 +31,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A point in time, stored as naive UTC and always read back timezone-aware (UTC).
+
+    The column stays a plain ``timestamp`` / ``DATETIME`` (what the schema had before
+    migrations), but conversion happens here rather than in the driver: PostgreSQL would
+    otherwise shift aware values by the server's TimeZone, and SQLite keeps no zone at all.
+    Naive datetimes passed in are taken to be UTC already.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
-    pass
+    # Every ``Mapped[datetime]`` column is a UTCDateTime: one rule for all timestamps.
+    type_annotation_map = {datetime: UTCDateTime}  # noqa: RUF012
 
 
 class DocumentRow(Base):
@@ -71,3 +112,57 @@ class ChunkRow(Base):
     document: Mapped[DocumentRow] = relationship(back_populates="chunks")
 
     __table_args__ = (Index("ix_chunks_document_id_position", "document_id", "position"),)
+
+
+class SessionRow(Base):
+    """A conversation. ``owner`` is the user id or the anonymous browser token that made it."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    messages: Mapped[list[MessageRow]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class MessageRow(Base):
+    """One question (role ``user``) or answer (role ``assistant``) in a session."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    citations: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    grounded: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    generator: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[SessionRow] = relationship(back_populates="messages")
+
+    __table_args__ = (Index("ix_messages_session_id_created_at", "session_id", "created_at"),)
+
+
+class FeedbackRow(Base):
+    """A reader's rating of an answer: +1 or -1, with an optional comment; one per message."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    message_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("messages.id", ondelete="CASCADE")
+    )
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("message_id", name="uq_feedback_message_id"),)

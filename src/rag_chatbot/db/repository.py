@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rag_chatbot.db.models import Base, ChunkRow, DocumentRow, utcnow
+from rag_chatbot.db.migrate import upgrade_to_head
+from rag_chatbot.db.models import ChunkRow, DocumentRow, utcnow
 from rag_chatbot.domain import SECTION_SEPARATOR, Chunk
+from rag_chatbot.errors import InvalidInput
 
 # SQLite allows 32k bound parameters, PostgreSQL 65k; stay far below both.
 _IN_CLAUSE_BATCH = 900
+# A document's life: processing -> completed (``replace``) or failed (``mark_failed``).
+STATUSES = frozenset({"processing", "completed", "failed"})
+_ERROR_MAX_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,12 @@ class DocumentRepository:
         self._sessions = sessions
 
     def create_schema(self) -> None:
-        bind = self._sessions.kw["bind"]
-        Base.metadata.create_all(bind)
+        """Bring the schema to the newest migration: ``migrate.upgrade_to_head`` on our engine."""
+        upgrade_to_head(self._sessions.kw["bind"])
+
+    def get(self, document_id: str) -> DocumentRow | None:
+        with self._sessions() as session:
+            return session.get(DocumentRow, document_id)
 
     def get_by_source(self, source: str) -> DocumentRow | None:
         with self._sessions() as session:
@@ -53,9 +62,74 @@ class DocumentRepository:
             query = select(DocumentRow.source).where(DocumentRow.origin == origin)
             return set(session.scalars(query))
 
-    def list_documents(self) -> list[DocumentRow]:
+    def list_documents(
+        self, status: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[DocumentRow]:
+        """Documents, newest first, optionally only those in ``status`` (else ``InvalidInput``)."""
+        query = (
+            select(DocumentRow)
+            .where(*_status_filter(status))
+            .order_by(DocumentRow.created_at.desc(), DocumentRow.source)
+        )
         with self._sessions() as session:
-            return list(session.scalars(select(DocumentRow).order_by(DocumentRow.source)))
+            return list(session.scalars(query.limit(limit).offset(offset)))
+
+    def count_documents(self, status: str | None = None) -> int:
+        """How many documents ``list_documents(status)`` would return without a limit."""
+        query = select(func.count()).select_from(DocumentRow).where(*_status_filter(status))
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
+
+    def mark_processing(
+        self,
+        record_id: str,
+        source: str,
+        *,
+        origin: str = "",
+        title: str = "",
+        media_type: str = "",
+        size_bytes: int = 0,
+    ) -> DocumentRow:
+        """Show ``source`` as being indexed (an accepted upload); return its row.
+
+        A new document gets a row under ``record_id`` with no chunks; a known one (matched by
+        ``source``) keeps its id and its chunks, which stay searchable until ``replace``
+        swaps them. ``replace`` or ``mark_failed`` ends the processing.
+        """
+        with self._sessions.begin() as session:
+            row = session.scalar(select(DocumentRow).where(DocumentRow.source == source))
+            if row is None:
+                row = DocumentRow(
+                    id=record_id,
+                    source=source,
+                    origin=origin,
+                    title=title,
+                    media_type=media_type,
+                    content_hash="",
+                    fingerprint="",
+                    chunk_count=0,
+                    size_bytes=size_bytes,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+            row.status = "processing"
+            row.error = None
+            row.updated_at = utcnow()
+        return row
+
+    def mark_failed(self, source: str, error: str) -> bool:
+        """Record that indexing ``source`` failed and why; ``False`` if there is no such row.
+
+        Chunks of an earlier version stay searchable: a failed update does not erase it.
+        """
+        with self._sessions.begin() as session:
+            row = session.scalar(select(DocumentRow).where(DocumentRow.source == source))
+            if row is None:
+                return False
+            row.status = "failed"
+            row.error = error[:_ERROR_MAX_CHARS]
+            row.updated_at = utcnow()
+            return True
 
     def replace(self, record: DocumentRecord, chunks: Sequence[Chunk]) -> list[str]:
         """Make ``chunks`` the document's only chunks; return the ids of the chunks replaced."""
@@ -132,6 +206,14 @@ class DocumentRepository:
             docs = session.query(DocumentRow).count()
             chunks = session.query(ChunkRow).count()
         return {"documents": docs, "chunks": chunks}
+
+
+def _status_filter(status: str | None) -> list[ColumnElement[bool]]:
+    if status is None:
+        return []
+    if status not in STATUSES:
+        raise InvalidInput(f"status must be one of {sorted(STATUSES)}, not {status!r}")
+    return [DocumentRow.status == status]
 
 
 def _chunk_row(chunk: Chunk) -> ChunkRow:

@@ -22,6 +22,7 @@ from rag_chatbot.domain import Chunk, IndexedChunk
 from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedFormat
 from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
 from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS, load_bytes
+from rag_chatbot.observability.metrics import record_ingest_failures, set_index_size
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.retrieval.lexical import LexicalEncoder
@@ -111,23 +112,34 @@ class IngestionPipeline:
                 self.remove(source)
                 report.removed += 1
         self._store.optimize()
+        self.publish_index_size()
+        if report.failed:
+            record_ingest_failures(len(report.failed))
         report.seconds = time.perf_counter() - started
         return report
+
+    def publish_index_size(self) -> None:
+        """Update the documents/chunks gauges from the database."""
+        counts = self._repo.counts()
+        set_index_size(counts["documents"], counts["chunks"])
 
     def plan_size(self, paths: Sequence[Path]) -> int:
         """How many files ``ingest_paths`` will look at (for a progress bar)."""
         return len(self._plan(paths, IngestReport())[0])
 
-    def ingest_bytes(self, data: bytes, source: str, origin: str = "") -> tuple[Outcome, int]:
+    def ingest_bytes(
+        self, data: bytes, source: str, origin: str = "", *, force: bool = False
+    ) -> tuple[Outcome, int]:
         """Index one file's bytes under ``source``; return the outcome and its chunk count.
 
-        Raises ``IngestionError`` (``UnsupportedFormat`` for an unknown type) on bad input;
-        nothing is written then.
+        An unchanged file is skipped unless ``force``. Raises ``IngestionError``
+        (``UnsupportedFormat`` for an unknown type) on bad input; nothing is written then.
         """
         content_hash = hashlib.sha256(data).hexdigest()
         existing = self._repo.get_by_source(source)
         if (
-            existing is not None
+            not force
+            and existing is not None
             and existing.status == "completed"
             and existing.content_hash == content_hash
             and existing.fingerprint == self.fingerprint
@@ -157,7 +169,7 @@ class IngestionPipeline:
         replaced = self._repo.replace(record, chunks)
         if replaced:
             self._store.delete(replaced)
-        return ("added" if existing is None else "updated"), len(chunks)
+        return ("added" if existing is None or not existing.chunk_count else "updated"), len(chunks)
 
     def remove(self, source: str) -> bool:
         """Delete a document: rows first (it disappears at once), then its points."""

@@ -1,0 +1,124 @@
+"""create_app(container): the FastAPI application, with no import-time globals."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rag_chatbot import __version__
+from rag_chatbot.api.errors import error_response, install_error_handlers
+from rag_chatbot.api.routes import chat, documents, health, sessions
+from rag_chatbot.container import Container
+from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
+from rag_chatbot.observability.middleware import ObservabilityMiddleware
+
+# Room for multipart framing around the largest allowed file.
+_MULTIPART_MARGIN = 64 * 1024
+
+
+def create_app(container: Container, *, owns_container: bool = False) -> FastAPI:
+    """The API over ``container``; closes it on shutdown when ``owns_container``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            app.state.probe_pool.shutdown(wait=False, cancel_futures=True)
+            if owns_container:
+                container.close()
+            if multiprocess_enabled():
+                mark_process_dead(os.getpid())  # this worker's live gauges stop counting
+
+    app = FastAPI(
+        title="rag-chatbot",
+        version=__version__,
+        description="Answers from your documents, with citations.",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
+    install_error_handlers(app)
+    for module in (chat, sessions, documents, health):
+        app.include_router(module.router)
+
+    settings = container.settings
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
+    if settings.enable_gzip:
+        app.add_middleware(GZipMiddleware, minimum_size=1024)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=container.documents.max_upload_bytes + _MULTIPART_MARGIN
+    )
+    app.add_middleware(ObservabilityMiddleware)
+    return app
+
+
+class BodySizeLimit:
+    """Refuses a request whose declared or streamed body exceeds ``max_bytes`` with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> dict[str, object]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, f"request body over {self.max_bytes} bytes", "FILE_TOO_LARGE"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and each worker of ``rag-chatbot serve``.
+
+    Runs in every worker process: logging is configured here, not only in the parent.
+    """
+    from rag_chatbot.config import load_settings
+    from rag_chatbot.container import build_container
+    from rag_chatbot.observability.logging import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_dir, settings.log_level)
+    container = build_container(settings)
+    container.pipeline.publish_index_size()
+    return create_app(container, owns_container=True)

@@ -1,0 +1,80 @@
+"""One place that maps errors to HTTP status and a stable ``error_code`` (contract)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag_chatbot import errors
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first class an error is an instance of decides.
+_STATUS: list[tuple[type[errors.RagChatbotError], int]] = [
+    (errors.SessionNotFound, 404),
+    (errors.NotFound, 404),
+    (errors.FileTooLarge, 413),
+    (errors.UnsupportedFormat, 415),
+    (errors.InvalidInput, 422),
+    (errors.Forbidden, 403),
+    (errors.IngestionError, 422),
+    (errors.EmbeddingError, 503),
+    (errors.RetrievalError, 503),
+    (errors.ProviderError, 503),
+]
+_HTTP_CODES = {
+    400: "INVALID_INPUT",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "INVALID_INPUT",
+    413: "FILE_TOO_LARGE",
+    415: "UNSUPPORTED_FORMAT",
+    422: "INVALID_INPUT",
+    429: "RATE_LIMIT_EXCEEDED",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_response(status: int, detail: str, error_code: str) -> JSONResponse:
+    body = {"detail": detail, "error_code": error_code, "timestamp": datetime.now(UTC).isoformat()}
+    return JSONResponse(body, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every 4xx/5xx leaves as ``{"detail", "error_code", "timestamp"}``, never a traceback."""
+
+    @app.exception_handler(errors.RagChatbotError)
+    async def _ours(_: Request, exc: errors.RagChatbotError) -> JSONResponse:
+        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+        if status >= 500:
+            log.error("request failed", extra={"error_code": exc.error_code, "reason": str(exc)})
+        return error_response(status, str(exc), exc.error_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body')}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return error_response(422, problems or "invalid request", "INVALID_INPUT")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(
+            exc.status_code, "INVALID_INPUT" if exc.status_code < 500 else "PROCESSING_ERROR"
+        )
+        response = error_response(exc.status_code, str(exc.detail), code)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", extra={"error_code": "PROCESSING_ERROR"})
+        return error_response(500, "internal error", "PROCESSING_ERROR")

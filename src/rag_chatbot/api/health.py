@@ -1,0 +1,65 @@
+"""Health probes: each backend really asked, each with a short timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import psutil
+from sqlalchemy import text
+
+from rag_chatbot.container import Container
+
+PROBE_TIMEOUT_SECONDS = 2.0
+# Without these the service cannot answer a question at all.
+ESSENTIAL = ("database", "vector_db", "ai_service")
+
+
+def _probes(container: Container) -> dict[str, Callable[[], str]]:
+    def database() -> str:
+        with container.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return "healthy"
+
+    def vector_db() -> str:
+        container.store.count()
+        return "healthy"
+
+    def ai_service() -> str:
+        container.embedder.embed(["health check"])
+        return "healthy"
+
+    def cache() -> str:
+        return container.cache_status()
+
+    return {"database": database, "vector_db": vector_db, "ai_service": ai_service, "cache": cache}
+
+
+def check(container: Container, pool: ThreadPoolExecutor) -> dict[str, object]:
+    """Probe every service concurrently; a probe that fails or times out is ``unhealthy``."""
+    started = time.perf_counter()
+    futures = {name: pool.submit(probe) for name, probe in _probes(container).items()}
+    services: dict[str, str] = {}
+    for name, future in futures.items():
+        try:
+            services[name] = future.result(timeout=PROBE_TIMEOUT_SECONDS)
+        except (FutureTimeout, Exception):  # any failure of a probe means unhealthy
+            services[name] = "unhealthy"
+    if any(services[name] == "unhealthy" for name in ESSENTIAL):
+        status = "unhealthy"
+    elif any(state != "healthy" for state in services.values()):
+        status = "degraded"
+    else:
+        status = "healthy"
+    process = psutil.Process()
+    return {
+        "status": status,
+        "services": services,
+        "metrics": {
+            "response_time": round((time.perf_counter() - started) * 1000, 2),
+            "memory_usage": round(process.memory_percent(), 2),
+            "cpu_usage": psutil.cpu_percent(interval=None),
+        },
+    }

@@ -1,0 +1,46 @@
+"""GET /api/health, /api/health/detailed and /api/metrics."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from rag_chatbot import __version__
+from rag_chatbot.api import health
+from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.schemas import DetailedHealthOut, HealthOut
+from rag_chatbot.observability.metrics import render_latest
+
+router = APIRouter(prefix="/api", tags=["health"])
+
+
+@router.get("/health", response_model=HealthOut)
+def liveness(container: ContainerDep) -> dict[str, object]:
+    """Cheap liveness: the process answers (use /api/health/detailed for readiness)."""
+    return {
+        "status": "healthy",
+        "environment": container.settings.environment,
+        "version": __version__,
+        "timestamp": datetime.now(UTC),
+    }
+
+
+@router.get(
+    "/health/detailed",
+    response_model=DetailedHealthOut,
+    responses={503: {"model": DetailedHealthOut}},
+)
+def detailed(request: Request, container: ContainerDep) -> JSONResponse:
+    """Every backend probed; 503 when questions cannot be answered."""
+    report = health.check(container, request.app.state.probe_pool)
+    report["timestamp"] = datetime.now(UTC).isoformat()
+    return JSONResponse(report, status_code=503 if report["status"] == "unhealthy" else 200)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics() -> Response:
+    """Prometheus text exposition (all workers' metrics in multiprocess mode)."""
+    body, content_type = render_latest()
+    return Response(body, media_type=content_type)

@@ -1,0 +1,60 @@
+"""Sessions, their messages, and feedback on answers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.schemas import FeedbackOut, FeedbackRequest, MessageOut, SessionOut
+from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
+from rag_chatbot.errors import SessionNotFound
+
+router = APIRouter(prefix="/api", tags=["sessions"])
+
+
+def _session(container: ContainerDep, session_id: str) -> SessionRow:
+    row = container.chats.get_session(session_id)
+    if row is None:
+        raise SessionNotFound(f"session {session_id} not found")
+    return row
+
+
+@router.get("/sessions", response_model=list[SessionOut])
+def list_sessions(
+    container: ContainerDep,
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[SessionRow]:
+    """Sessions, newest first."""
+    return container.chats.list_sessions(None, limit=limit, offset=offset)
+
+
+@router.get("/sessions/{session_id}", response_model=SessionOut)
+def get_session(session_id: str, container: ContainerDep) -> SessionRow:
+    return _session(container, session_id)
+
+
+@router.get("/sessions/{session_id}/messages", response_model=list[MessageOut])
+def list_messages(
+    session_id: str,
+    container: ContainerDep,
+    limit: int = Query(200, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[MessageRow]:
+    """The session's questions and answers, oldest first."""
+    _session(container, session_id)
+    return container.chats.list_messages(session_id, limit=limit, offset=offset)
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+def delete_session(session_id: str, container: ContainerDep) -> Response:
+    """Delete a session with its messages and their feedback."""
+    if not container.chats.delete_session(session_id):
+        raise SessionNotFound(f"session {session_id} not found")
+    return Response(status_code=204)
+
+
+@router.post("/messages/{message_id}/feedback", response_model=FeedbackOut)
+def feedback(message_id: str, body: FeedbackRequest, container: ContainerDep) -> FeedbackRow:
+    """Rate an answer +1 or -1 (again to change the rating)."""
+    return container.chats.set_feedback(message_id, body.rating, body.comment)

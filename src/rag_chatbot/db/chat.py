@@ -1,0 +1,234 @@
+"""ChatRepository: conversations (sessions), their messages and readers' feedback on answers.
+
+Every write is one transaction. Rows come back detached (``expire_on_commit=False``), so
+callers read their attributes freely but do not lazy-load relationships from them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
+from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
+
+ROLES = frozenset({"user", "assistant", "system"})
+TITLE_FROM_MESSAGE_CHARS = 80
+_TITLE_MAX_CHARS = 200  # the column's size
+_OWNER_MAX_CHARS = 128  # the column's size
+_TICK = timedelta(microseconds=1)
+
+
+def normalize_question(text: str) -> str:
+    """The form questions are compared in: lower case, runs of whitespace made one space."""
+    return " ".join(text.lower().split())
+
+
+class ChatRepository:
+    """Reads and writes ``sessions``, ``messages`` and ``feedback``.
+
+    Sessions belong to an ``owner`` (a user id or an anonymous browser token; ``None`` for
+    sessions nobody owns, e.g. made by the CLI). Checking that a caller may see a session is
+    the API's job: this class filters by the owner it is given, it does not authorise.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def create_session(self, owner: str | None, title: str = "") -> SessionRow:
+        """Start a conversation. ``title`` is trimmed to 200 characters; empty is allowed and
+        filled from the first question (``add_message``). A too-long owner is ``InvalidInput``.
+        """
+        if owner is not None and len(owner) > _OWNER_MAX_CHARS:
+            raise InvalidInput(f"owner is longer than {_OWNER_MAX_CHARS} characters")
+        now = utcnow()
+        row = SessionRow(
+            id=str(uuid.uuid4()),
+            owner=owner,
+            title=title.strip()[:_TITLE_MAX_CHARS],
+            created_at=now,
+            updated_at=now,
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+        return row
+
+    def get_session(self, session_id: str) -> SessionRow | None:
+        with self._sessions() as session:
+            return session.get(SessionRow, session_id)
+
+    def list_sessions(
+        self, owner: str | None, limit: int = 50, offset: int = 0
+    ) -> list[SessionRow]:
+        """The sessions of exactly ``owner``, most recently active first.
+
+        ``owner=None`` lists the sessions that have no owner — not everyone's sessions.
+        """
+        query = select(SessionRow)
+        query = query.where(
+            SessionRow.owner.is_(None) if owner is None else SessionRow.owner == owner
+        )
+        query = query.order_by(
+            SessionRow.updated_at.desc(), SessionRow.created_at.desc(), SessionRow.id
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query.limit(limit).offset(offset)))
+
+    def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its messages and their feedback; ``False`` if it did not exist."""
+        message_ids = select(MessageRow.id).where(MessageRow.session_id == session_id)
+        with self._sessions.begin() as session:
+            # Explicit rather than relying on ON DELETE CASCADE: SQLite only cascades when the
+            # connection enabled foreign keys, and an engine built elsewhere may not have.
+            session.execute(delete(FeedbackRow).where(FeedbackRow.message_id.in_(message_ids)))
+            session.execute(delete(MessageRow).where(MessageRow.session_id == session_id))
+            deleted = session.execute(delete(SessionRow).where(SessionRow.id == session_id))
+            return bool(getattr(deleted, "rowcount", 0))
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        session_id: str,
+        role: str,
+        content: str,
+        *,
+        citations: Sequence[Mapping[str, Any]] = (),
+        grounded: bool | None = None,
+        latency_ms: float | None = None,
+        generator: str | None = None,
+    ) -> MessageRow:
+        """Append a message and mark the session active; return the stored row.
+
+        The first user message names an untitled session (its first 80 characters). Messages
+        of a session get strictly increasing ``created_at``, so their order is their order of
+        arrival even within one clock tick. Raises ``SessionNotFound`` for an unknown session and
+        ``InvalidInput`` for a role outside ``ROLES``.
+        """
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {sorted(ROLES)}, not {role!r}")
+        with self._sessions.begin() as session:
+            conversation = session.get(SessionRow, session_id)
+            if conversation is None:
+                raise SessionNotFound(f"session {session_id} not found")
+            last = session.scalar(
+                select(func.max(MessageRow.created_at)).where(MessageRow.session_id == session_id)
+            )
+            now = utcnow()
+            if last is not None and now <= last:
+                now = last + _TICK
+            row = MessageRow(
+                id=str(uuid.uuid4()),
+                session_id=session_id,
+                role=role,
+                content=content,
+                citations=[dict(c) for c in citations],
+                grounded=grounded,
+                latency_ms=latency_ms,
+                generator=generator,
+                created_at=now,
+            )
+            session.add(row)
+            if role == "user" and not conversation.title:
+                conversation.title = " ".join(content.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
+            conversation.updated_at = now
+        return row
+
+    def list_messages(self, session_id: str, limit: int = 200, offset: int = 0) -> list[MessageRow]:
+        """A session's messages, oldest first."""
+        query = (
+            select(MessageRow)
+            .where(MessageRow.session_id == session_id)
+            .order_by(MessageRow.created_at, MessageRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def recent_messages(self, session_id: str, n: int) -> list[MessageRow]:
+        """The last ``n`` messages of a session, oldest first (the context for a follow-up)."""
+        if n <= 0:
+            return []
+        query = (
+            select(MessageRow)
+            .where(MessageRow.session_id == session_id)
+            .order_by(MessageRow.created_at.desc(), MessageRow.id.desc())
+            .limit(n)
+        )
+        with self._sessions() as session:
+            return list(reversed(session.scalars(query).all()))
+
+    def get_message(self, message_id: str) -> MessageRow | None:
+        with self._sessions() as session:
+            return session.get(MessageRow, message_id)
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def set_feedback(self, message_id: str, rating: int, comment: str | None = None) -> FeedbackRow:
+        """Record a reader's rating of an answer, replacing any earlier one for that message.
+
+        ``rating`` is +1 or -1, else ``InvalidInput``; only assistant messages can be rated
+        (``InvalidInput``); an unknown message is ``NotFound``. Nothing is written on error.
+        """
+        if isinstance(rating, bool) or rating not in (1, -1):
+            raise InvalidInput(f"rating must be 1 or -1, not {rating!r}")
+        try:
+            return self._upsert_feedback(message_id, rating, comment)
+        except IntegrityError:
+            # Another request inserted this message's feedback first: now it is an update.
+            return self._upsert_feedback(message_id, rating, comment)
+
+    def _upsert_feedback(self, message_id: str, rating: int, comment: str | None) -> FeedbackRow:
+        with self._sessions.begin() as session:
+            message = session.get(MessageRow, message_id)
+            if message is None:
+                raise NotFound(f"message {message_id} not found")
+            if message.role != "assistant":
+                raise InvalidInput("only answers (assistant messages) can be rated")
+            row = session.scalar(select(FeedbackRow).where(FeedbackRow.message_id == message_id))
+            if row is None:
+                row = FeedbackRow(id=str(uuid.uuid4()), message_id=message_id, created_at=utcnow())
+                session.add(row)
+            row.rating = rating
+            row.comment = comment
+        return row
+
+    def get_feedback(self, message_id: str) -> FeedbackRow | None:
+        with self._sessions() as session:
+            return session.scalar(select(FeedbackRow).where(FeedbackRow.message_id == message_id))
+
+    # -- analytics --------------------------------------------------------------------------
+
+    def frequent_questions(self, limit: int = 20) -> list[tuple[str, int]]:
+        """The questions users asked most, as ``(normalized question, count)``, most first.
+
+        Questions are compared after ``normalize_question``; ties are ordered by the text.
+        For warming the answer cache.
+        """
+        if limit <= 0:
+            return []
+        # The database folds exact repeats; Python then merges case and whitespace variants
+        # (SQLite's lower() is ASCII-only, and neither backend collapses whitespace portably).
+        query = (
+            select(MessageRow.content, func.count())
+            .where(MessageRow.role == "user")
+            .group_by(MessageRow.content)
+        )
+        counts: Counter[str] = Counter()
+        with self._sessions() as session:
+            for content, count in session.execute(query):
+                key = normalize_question(content)
+                if key:
+                    counts[key] += count
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return ranked[:limit]

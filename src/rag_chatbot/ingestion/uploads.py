@@ -1,0 +1,44 @@
+"""Checks on uploaded files: a safe name, a size limit, and content that matches the extension."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from rag_chatbot.errors import InvalidInput, UnsupportedFormat
+from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
+
+_ZIP_FORMATS = {".docx", ".epub"}
+_TEXT_FORMATS = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
+_UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+def safe_upload_name(filename: str | None) -> str:
+    """The upload's base name with anything but letters, digits, ``._ -`` replaced.
+
+    Raises ``InvalidInput`` for a missing or empty name. Directory parts are dropped, so a name
+    can never point outside the uploads folder.
+    """
+    base = PurePosixPath((filename or "").replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    if not cleaned:
+        raise InvalidInput("the upload has no file name")
+    return cleaned[:200]
+
+
+def check_upload(data: bytes, name: str) -> None:
+    """Raise ``UnsupportedFormat`` unless the extension is supported and the bytes agree.
+
+    A PDF must start with ``%PDF-``, DOCX and EPUB must be zip archives, and the text formats
+    must not contain NUL bytes (a binary file renamed to ``.txt``).
+    """
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise UnsupportedFormat(f"{name}: unsupported file type {suffix or '(none)'!r}")
+    head = data[:1024]
+    if suffix == ".pdf" and not head.lstrip().startswith(b"%PDF-"):
+        raise UnsupportedFormat(f"{name}: the content is not a PDF")
+    if suffix in _ZIP_FORMATS and not head.startswith(b"PK\x03\x04"):
+        raise UnsupportedFormat(f"{name}: the content is not a {suffix[1:].upper()} file")
+    if suffix in _TEXT_FORMATS and b"\x00" in data[:65536]:
+        raise UnsupportedFormat(f"{name}: the content is binary, not text")

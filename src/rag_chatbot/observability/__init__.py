@@ -1,0 +1,9 @@
+"""Observability: JSON logs, Prometheus metrics and the HTTP middleware that feeds both.
+
+- ``logging``: ``configure_logging(log_dir, level)``, ``request_id_var``, secret redaction.
+- ``metrics``: every Prometheus metric, ``render_latest()``, multiprocess set-up helpers.
+- ``middleware``: ``ObservabilityMiddleware`` (request id, HTTP metrics, access log).
+
+Nothing is imported here: importing ``metrics`` creates the metrics, which in multiprocess
+mode must wait until ``PROMETHEUS_MULTIPROC_DIR`` is set (see ``metrics``).
+"""

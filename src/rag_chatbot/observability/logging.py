@@ -1,0 +1,167 @@
+"""JSON-lines logging with request ids and secret redaction.
+
+``configure_logging(log_dir, level)`` installs, on the root logger:
+
+- stderr: every record;
+- ``LOG_DIR/app.log``: every record except the access log;
+- ``LOG_DIR/access.log``: only the logger ``rag_chatbot.access`` (one line a request).
+
+Each line is one JSON object: ``timestamp`` (ISO-8601, UTC), ``level``, ``logger``, ``event``
+(the message), ``request_id`` when the current request has one, every ``extra={...}`` field,
+and ``exception`` when there is a traceback. Files use ``WatchedFileHandler``: after logrotate
+renames or removes a file, the next record reopens it by name, so no copytruncate is needed.
+
+Every handler redacts secrets before formatting: values of fields named like a password,
+secret, token, API key, authorization or cookie, and bearer tokens, ``sk-...`` keys,
+``key=value`` credentials and URL passwords inside messages and string fields.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import re
+import sys
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from pathlib import Path
+
+ACCESS_LOGGER = "rag_chatbot.access"
+MASK = "***"
+
+request_id_var: ContextVar[str | None] = ContextVar("rag_chatbot_request_id", default=None)
+
+# Marks our handlers so a second configure_logging replaces them instead of adding more.
+_OWNED = "_rag_chatbot_handler"
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_BLANK_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
+_RECORD_FIELDS = frozenset(_BLANK_RECORD.__dict__) | {"message", "asctime", "taskName"}
+
+# "tokens" / "max_tokens" / "tokenizer" are counts and names, not credentials.
+_SENSITIVE_KEY = re.compile(
+    r"password|passwd|secret|api[_-]?key|authorization|cookie|credential|token(?!s|izer)",
+    re.IGNORECASE,
+)
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\1 {MASK}"),
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"), f"sk-{MASK}"),
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@", re.IGNORECASE), rf"\1{MASK}@"),
+    (
+        re.compile(
+            r"\b((?:password|passwd|secret|api[_-]?key|access[_-]?token|token)[\"']?\s*[=:]\s*[\"']?)"
+            r"(?!bearer\b|basic\b|\*\*\*)[^\s\"'&,;]+",
+            re.IGNORECASE,
+        ),
+        rf"\1{MASK}",
+    ),
+)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with bearer tokens, API keys, ``key=value`` secrets and URL passwords masked."""
+    for pattern, replacement in _TEXT_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(key: str, value: object) -> object:
+    if _SENSITIVE_KEY.search(key) and value is not None:
+        return MASK
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+class RedactionFilter(logging.Filter):
+    """Masks secrets in the record itself, so every handler and formatter sees them masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact_text(message), None
+        for key in [k for k in record.__dict__ if k not in _RECORD_FIELDS]:
+            record.__dict__[key] = _redact_value(key, record.__dict__[key])
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text)
+        return True
+
+
+class _LoggerFilter(logging.Filter):
+    """Keeps (``keep=True``) or drops records of one logger and its children."""
+
+    def __init__(self, name: str, *, keep: bool) -> None:
+        super().__init__()
+        self._name, self._keep = name, keep
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        matches = record.name == self._name or record.name.startswith(self._name + ".")
+        return matches is self._keep
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line; see the module docstring for the fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = datetime.fromtimestamp(record.created, UTC)
+        entry: dict[str, object] = {
+            "timestamp": created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and key not in entry:
+                entry[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(log_dir: Path | None, level: str) -> None:
+    """Install the JSON handlers on the root logger, replacing any from an earlier call.
+
+    ``level`` is a standard level name (``LOG_LEVEL``); an unknown name raises ``ValueError``.
+    ``log_dir`` (``LOG_DIR``) is created when missing; ``None`` logs to stderr only.
+    """
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"LOG_LEVEL: unknown level {level!r}")
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, _OWNED, False)]:
+        root.removeHandler(handler)
+        handler.close()
+
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        app_log = logging.handlers.WatchedFileHandler(log_dir / "app.log", encoding="utf-8")
+        app_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=False))
+        access_log = logging.handlers.WatchedFileHandler(log_dir / "access.log", encoding="utf-8")
+        access_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=True))
+        handlers += [app_log, access_log]
+
+    formatter, redaction = JsonFormatter(), RedactionFilter()
+    for handler in handlers:
+        handler.addFilter(redaction)
+        handler.setFormatter(formatter)
+        setattr(handler, _OWNED, True)
+        root.addHandler(handler)
+    root.setLevel(numeric)

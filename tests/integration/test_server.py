@@ -1,0 +1,105 @@
+"""End to end against a real `rag-chatbot serve` process: JSON, SSE, metrics, logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path
+) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("server")
+    env = {**os.environ, "DATA_DIR": str(root / "data"), "LOG_DIR": str(root / "logs")}
+    subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "ingest", str(fixture_corpus), "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag_chatbot", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError(process.stdout.read().decode() if process.stdout else "no output")
+    yield base, root / "logs"
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def test_chat_json_and_sse_against_a_real_server(server: tuple[str, Path]) -> None:
+    base, _ = server
+    answer = httpx.post(
+        f"{base}/api/chat", json={"message": "When does the fog horn sound?"}, timeout=30
+    ).json()
+    assert answer["grounded"] and answer["citations"][0]["url"] == "/read/lighthouse.md#fog-signals"
+
+    events: list[tuple[str, dict[str, object]]] = []
+    with httpx.stream(
+        "POST",
+        f"{base}/api/chat",
+        json={"message": "How hot should green tea water be?", "stream": True},
+        timeout=30,
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                events.append((event, json.loads(line[6:])))
+    assert events[-1][0] == "answer"
+    final = events[-1][1]
+    assert final["grounded"] is True
+    assert "80 degrees" in str(final["answer"])
+
+
+def test_metrics_and_logs_of_a_real_server(server: tuple[str, Path]) -> None:
+    base, logs = server
+    httpx.get(f"{base}/api/sessions/does-not-exist", timeout=10)
+    httpx.post(f"{base}/api/chat", json={"message": "What is written in the logbook?"}, timeout=30)
+    metrics = httpx.get(f"{base}/api/metrics", timeout=10).text
+    assert (
+        'http_requests_total{method="GET",path="/api/sessions/{session_id}",status="404"}'
+        in metrics
+    )
+    assert "rag_chatbot_retrieval_seconds" in metrics
+
+    access = [json.loads(line) for line in (logs / "access.log").read_text().splitlines()]
+    assert any(a["path"] == "/api/sessions/does-not-exist" and a["status"] == 404 for a in access)
+    app_log = [json.loads(line) for line in (logs / "app.log").read_text().splitlines()]
+    chat_events = [e for e in app_log if e.get("event") == "chat_request"]
+    assert chat_events and chat_events[-1]["response_time"] > 0
+    assert all("logbook" not in json.dumps(e) for e in app_log)  # user text only at DEBUG
