@@ -188,3 +188,9 @@ def test_text_output_lists_failures_and_skipped_files(tmp_path: Path, fixture_co
     assert "added 1" in result.stdout and "failed 1" in result.stdout
     assert "failed: broken.docx:" in result.stdout
     assert "skipped: picture.png:" in result.stdout
+
+
+def test_several_workers_need_a_qdrant_server(tmp_path: Path) -> None:
+    result = cli("serve", "--workers", "2", data_dir=tmp_path / "data")
+    assert result.returncode == 2
+    assert "QDRANT_URL" in result.stderr

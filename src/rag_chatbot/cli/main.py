@@ -167,6 +167,14 @@ def serve(
     except RagChatbotError as exc:
         err.print(f"error: {exc}", style="red", markup=False)
         raise typer.Exit(2) from exc
+    if workers > 1 and not settings.qdrant_url:
+        err.print(
+            "error: --workers > 1 needs QDRANT_URL: the embedded vector index (Qdrant's engine "
+            "in process) can be opened by one process only. Run one worker, or a Qdrant server.",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(2)
     configure_logging(settings.log_dir, settings.log_level)
     if workers > 1:
         # Set before any worker imports the metrics, so all of them write per-process files.
