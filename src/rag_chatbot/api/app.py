@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
 from rag_chatbot.api.errors import error_response, install_error_handlers
@@ -84,7 +84,7 @@ class BodySizeLimit:
             return
         received = 0
 
-        async def limited() -> dict[str, object]:
+        async def limited() -> Message:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
