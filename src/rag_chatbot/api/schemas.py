@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS, MAX_SELECTION_CHARS
+from rag_chatbot.domain import Citation
 
 
 class Strict(BaseModel):
@@ -47,22 +48,12 @@ class ChatRequest(Strict):
     stream: bool = False
 
 
-class CitationOut(BaseModel):
-    n: int
-    source: str
-    title: str
-    section: str
-    url: str
-    quote: str
-    score: float
-
-
 class ChatResponse(BaseModel):
     answer: str
     session_id: str
     message_id: str
     grounded: bool
-    citations: list[CitationOut]
+    citations: list[Citation]
     generator: str
     latency_ms: float
 
@@ -81,7 +72,7 @@ class MessageOut(BaseModel):
     session_id: str
     role: str
     content: str
-    citations: list[CitationOut]
+    citations: list[Citation]
     grounded: bool | None
     latency_ms: float | None
     generator: str | None
