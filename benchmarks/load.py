@@ -1,6 +1,6 @@
 """Load test against a real `rag-chatbot serve`: concurrent clients asking the benchmark questions.
 
-    python benchmarks/load.py --data-dir DIR [--clients 32] [--seconds 60] [--stream-seconds 20]
+    python benchmarks/load.py --data-dir DIR [--clients 32] [--seconds 60] [--workers N]
 
 DIR must already hold the docs-faq corpus (e.g. the data dir `benchmarks/retrieval.py` printed).
 The server is started on a free loopback port with that DATA_DIR and stopped at the end. Prints
@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--stream-seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 
     with socket.socket() as sock:
@@ -112,7 +113,16 @@ def main() -> None:
         port = sock.getsockname()[1]
     env = {**os.environ, "DATA_DIR": str(args.data_dir), "ENABLE_RESPONSE_CACHE": "false"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "rag_chatbot", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "rag_chatbot",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -127,7 +137,11 @@ def main() -> None:
                 time.sleep(0.2)
         asks = questions(args.queries)
         asyncio.run(run(base, asks, 4, 5, stream=False))  # warm up
-        rss = lambda: psutil.Process(server.pid).memory_info().rss / 2**20  # noqa: E731
+
+        def rss() -> float:
+            family = [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]
+            return sum(p.memory_info().rss for p in family) / 2**20
+
         out = asyncio.run(run(base, asks, args.clients, args.seconds, stream=False))
         report(f"JSON, {args.clients} clients", out, args.seconds, rss())
         out = asyncio.run(run(base, asks, args.clients, args.stream_seconds, stream=True))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -20,6 +22,7 @@ from rag_chatbot.ingestion.pipeline import IngestionPipeline
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.providers.vector_stores.payload import collection_name
+from rag_chatbot.providers.vector_stores.shared import SharedVectorStore, share_with_workers
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
@@ -74,26 +77,75 @@ _EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    _check_model(settings)
+    return _EMBEDDERS[settings.embedding_provider](settings)
+
+
+def embedding_identity(settings: Settings) -> tuple[str, int]:
+    """The configured model's name and dimension, known without loading it.
+
+    Both providers run the one model this build ships, so its constants answer for either.
+    """
+    _check_model(settings)
+    from rag_chatbot.providers.embedders.onnx import DIMENSION, MODEL_NAME
+
+    return MODEL_NAME, DIMENSION
+
+
+def _check_model(settings: Settings) -> None:
     if settings.embedding_model != "all-MiniLM-L6-v2":
         raise ConfigError(
             f"EMBEDDING_MODEL: {settings.embedding_model!r} is not available offline; "
             "this build ships 'all-MiniLM-L6-v2'"
         )
-    return _EMBEDDERS[settings.embedding_provider](settings)
 
 
 def build_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
-    """Qdrant server when QDRANT_URL is set, else Qdrant's engine in process in DATA_DIR."""
-    collection = collection_name(embedder.name)
+    """The vector store ``settings`` select: a Qdrant server, a shared index or an embedded one.
+
+    QDRANT_URL set: that server. Else, in a worker of ``serve --workers N``: the parent's index
+    through ``SharedVectorStore`` (see ``shared_vector_store``). Else: Qdrant's engine in this
+    process, in ``DATA_DIR/qdrant/<collection>``.
+    """
     if settings.qdrant_url:
         from rag_chatbot.providers.vector_stores.qdrant_server import QdrantServerStore
 
         return QdrantServerStore.from_url(
-            settings.qdrant_url, settings.qdrant_api_key, collection, embedder.dimension
+            settings.qdrant_url,
+            settings.qdrant_api_key,
+            collection_name(embedder.name),
+            embedder.dimension,
         )
+    return SharedVectorStore.from_environment() or _embedded_store(
+        settings, embedder.name, embedder.dimension
+    )
+
+
+def _embedded_store(settings: Settings, model_name: str, dimension: int) -> VectorStore:
     from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
 
-    return QdrantEdgeStore(settings.data_dir / "qdrant" / collection, embedder.dimension)
+    return QdrantEdgeStore(settings.data_dir / "qdrant" / collection_name(model_name), dimension)
+
+
+@contextmanager
+def shared_vector_store(settings: Settings) -> Iterator[Path]:
+    """Open the embedded index in this process and serve it to the processes started meanwhile.
+
+    For ``serve --workers N`` without QDRANT_URL: Qdrant Edge opens a shard in one process
+    only, so the parent owns it and each worker's ``build_vector_store`` connects to it
+    through the socket ``DATA_DIR/run/vector-store.sock`` (yielded). The embedding model is
+    not loaded here. Raises ``ProviderError`` when the index is open elsewhere; the socket
+    file is then left alone, and otherwise one found there is stale (its server would hold
+    the index) and is replaced.
+    """
+    name, dimension = embedding_identity(settings)
+    store = _embedded_store(settings, name, dimension)
+    try:
+        socket_path = settings.data_dir.resolve() / "run" / "vector-store.sock"
+        with share_with_workers(store, socket_path) as server:
+            yield Path(server.address)
+    finally:
+        store.close()
 
 
 def build_container(settings: Settings, embedder: Embedder | None = None) -> Container:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -190,7 +191,24 @@ def test_text_output_lists_failures_and_skipped_files(tmp_path: Path, fixture_co
     assert "skipped: picture.png:" in result.stdout
 
 
-def test_several_workers_need_a_qdrant_server(tmp_path: Path) -> None:
-    result = cli("serve", "--workers", "2", data_dir=tmp_path / "data")
+def test_several_workers_refuse_an_index_open_elsewhere(tmp_path: Path) -> None:
+    # Without QDRANT_URL the parent opens the embedded index to share it with its workers;
+    # when another process holds it, serve says so and stops before starting any worker.
+    from rag_chatbot.providers.embedders.onnx import DIMENSION, MODEL_NAME
+    from rag_chatbot.providers.vector_stores.payload import collection_name
+    from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
+
+    data = tmp_path / "data"
+    holder = QdrantEdgeStore(data / "qdrant" / collection_name(MODEL_NAME), DIMENSION)
+    # A port already taken: were the refusal gone, serve would fail at once, not serve.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        try:
+            port = str(taken.getsockname()[1])
+            result = cli("serve", "--workers", "2", "--port", port, data_dir=data)
+        finally:
+            holder.close()
     assert result.returncode == 2
-    assert "QDRANT_URL" in result.stderr
+    assert "already open" in result.stderr
+    assert not (data / "run" / "vector-store.sock").exists()

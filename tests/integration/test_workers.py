@@ -1,0 +1,246 @@
+"""`rag-chatbot serve --workers 2` without a Qdrant server: the parent shares the embedded index.
+
+Which worker answered a request is read from the access log: every line carries the ``pid`` of
+the process that wrote it, and the request id the test sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import count
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FOG = "When does the fog horn sound?"
+FOG_URL = "/read/lighthouse.md#fog-signals"
+LENS = "How often is the Fresnel lens cleaned?"
+LENS_URL = "/read/lighthouse.md#lamp-maintenance"
+HARBOUR = (
+    "# Harbour notes\n\n## Tide tables\n\n"
+    "The harbour master keeps the tide tables rolled up in a brass cylinder by the quay door.\n"
+)
+# Greedy: a route template in the labels has braces too (/api/sessions/{session_id}).
+_REQUESTS_LINE = re.compile(r"^http_requests_total\{(?P<labels>.*)\} (?P<value>\S+)$", re.M)
+# Each fresh connection lets the kernel hand the request to either worker; some rounds may
+# all land on one, so a check that both answered sends up to this many rounds.
+_ROUNDS = 6
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen[bytes]
+    logs: Path
+    socket_path: Path
+    sent: int = 0  # requests answered (not counting metrics scrapes)
+    _ids: Iterator[int] = field(default_factory=count)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """One request on a new connection, with a request id to find it in the access log."""
+        request_id = f"t-{next(self._ids)}"
+        response = httpx.request(
+            method,
+            self.base + path,
+            headers={"X-Request-ID": request_id},
+            timeout=60,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        if path != "/api/metrics":
+            with self._lock:  # requests are sent from several threads
+                self.sent += 1
+        return response
+
+    def pids(self, responses: list[httpx.Response]) -> set[int]:
+        """The worker pids that answered ``responses``, from the access log."""
+        wanted = {r.headers["X-Request-ID"] for r in responses}
+        deadline = time.monotonic() + 10
+        while True:  # a request is logged just after its response is sent
+            lines = (self.logs / "access.log").read_text().splitlines()
+            found = {e["request_id"]: e["pid"] for e in map(json.loads, lines)}
+            if wanted <= found.keys() or time.monotonic() > deadline:
+                return {found[w] for w in wanted if w in found}
+            time.sleep(0.1)
+
+
+def concurrently(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def until_both_workers_answer(
+    server: Server, make_calls: Callable[[], list[Callable[[], httpx.Response]]]
+) -> list[httpx.Response]:
+    """Send rounds of ``make_calls()`` until the responses came from two processes."""
+    responses: list[httpx.Response] = []
+    for _ in range(_ROUNDS):
+        responses += concurrently(make_calls())
+        if len(server.pids(responses)) == 2:
+            break
+    return responses
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("workers")
+    data = root / "data"
+    env = {**os.environ, "DATA_DIR": str(data), "LOG_DIR": str(root / "logs")}
+    subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "ingest", str(fixture_corpus), "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    port = free_port()
+    # A file, not a pipe: nobody reads the output while the test runs, and a full pipe would
+    # block the server's logging.
+    with (root / "serve.out").open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag_chatbot", "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    running = Server(base, process, root / "logs", data.resolve() / "run" / "vector-store.sock")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                running.sent += 1
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        stop(process)
+        raise AssertionError((root / "serve.out").read_text())
+    yield running
+    stop(process)  # the last test stops it; this is for a failure before that
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, as a service manager would; SIGKILL if it has not exited after 60 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()  # its workers may outlive it then: the test fails below
+            process.wait(timeout=30)
+    return process.returncode
+
+
+def test_both_workers_answer_from_the_shared_index(server: Server) -> None:
+    def calls() -> list[Callable[[], httpx.Response]]:
+        round_: list[Callable[[], httpx.Response]] = []
+        for _ in range(2):
+            round_ += [
+                lambda: server.request("POST", "/api/chat", json={"message": FOG}),
+                lambda: server.request("POST", "/api/chat", json={"message": LENS}),
+                lambda: server.request("POST", "/api/search", json={"query": "compost heap"}),
+                lambda: server.request("POST", "/api/search", json={"query": FOG, "top_k": 3}),
+                lambda: server.request("GET", "/api/sessions/x"),
+            ]
+        return round_
+
+    responses = concurrently(calls() * 4)  # 40 requests
+    responses += until_both_workers_answer(server, calls)
+
+    assert len(server.pids(responses)) == 2
+    for response in responses:
+        body = response.json()
+        path = response.request.url.path
+        if path == "/api/sessions/x":
+            assert response.status_code == 404
+            continue
+        assert response.status_code == 200, body
+        if path == "/api/chat":
+            expected = FOG_URL if "fog" in response.request.content.decode() else LENS_URL
+            assert body["grounded"] is True
+            assert body["citations"][0]["url"] == expected
+        else:
+            assert body["results"], body
+    assert server.process.poll() is None
+
+
+def _requests_total(text: str) -> float:
+    """Sum of ``http_requests_total`` over every label set but the metrics route's own."""
+    return sum(
+        float(match["value"])
+        for match in _REQUESTS_LINE.finditer(text)
+        if 'path="/api/metrics"' not in match["labels"]
+    )
+
+
+def test_every_worker_reports_the_same_request_total(server: Server) -> None:
+    concurrently([lambda: server.request("GET", "/api/health")] * 10)
+    deadline = time.monotonic() + 10
+    while True:  # each worker counts a request just after sending its response
+        total = _requests_total(server.request("GET", "/api/metrics").text)
+        if total >= server.sent or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+
+    scrapes = until_both_workers_answer(
+        server, lambda: [lambda: server.request("GET", "/api/metrics")] * 8
+    )
+
+    assert len(server.pids(scrapes)) == 2
+    totals = {_requests_total(scrape.text) for scrape in scrapes}
+    assert totals == {total}
+    assert total >= server.sent, scrapes[-1].text
+
+
+def test_an_upload_to_one_worker_is_searchable_from_both(server: Server) -> None:
+    uploaded = server.request(
+        "POST", "/api/documents", files={"file": ("harbour.md", HARBOUR.encode(), "text/markdown")}
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    document_id = uploaded.json()["id"]
+    deadline = time.monotonic() + 60
+    while server.request("GET", f"/api/documents/{document_id}").json()["status"] != "completed":
+        assert time.monotonic() < deadline, "the upload was never indexed"
+        time.sleep(0.2)
+
+    search = {"query": "Where are the tide tables kept?", "top_k": 3}
+    hits = until_both_workers_answer(
+        server, lambda: [lambda: server.request("POST", "/api/search", json=search)] * 8
+    )
+
+    assert len(server.pids(hits)) == 2
+    for response in hits:
+        assert response.json()["results"][0]["source"] == "harbour.md", response.text
+
+
+def test_sigterm_stops_the_workers_and_removes_the_socket(server: Server) -> None:
+    assert server.socket_path.is_socket()
+    workers = server.pids([server.request("GET", "/api/health") for _ in range(4)])
+
+    assert stop(server.process) == 0
+
+    assert not server.socket_path.exists()
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
