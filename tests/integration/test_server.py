@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from servers import ingest, start_server, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -28,35 +19,11 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path
 ) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("server")
-    env = {**os.environ, "DATA_DIR": str(root / "data"), "LOG_DIR": str(root / "logs")}
-    subprocess.run(
-        [sys.executable, "-m", "rag_chatbot", "ingest", str(fixture_corpus), "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rag_chatbot", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError(process.stdout.read().decode() if process.stdout else "no output")
+    env = {"DATA_DIR": str(root / "data"), "LOG_DIR": str(root / "logs")}
+    ingest(fixture_corpus, {**os.environ, **env})
+    process, base = start_server(root, env)
     yield base, root / "logs"
-    process.terminate()
-    process.wait(timeout=30)
+    stop(process)
 
 
 def test_chat_json_and_sse_against_a_real_server(server: tuple[str, Path]) -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import ingest, start_server, stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,12 +37,6 @@ _REQUESTS_LINE = re.compile(r"^http_requests_total\{(?P<labels>.*)\} (?P<value>\
 # Each fresh connection lets the kernel hand the request to either worker; some rounds may
 # all land on one, so a check that both answered sends up to this many rounds.
 _ROUNDS = 6
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -106,50 +98,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> It
     root = tmp_path_factory.mktemp("workers")
     data = root / "data"
     env = {**os.environ, "DATA_DIR": str(data), "LOG_DIR": str(root / "logs")}
-    subprocess.run(
-        [sys.executable, "-m", "rag_chatbot", "ingest", str(fixture_corpus), "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    port = free_port()
-    # A file, not a pipe: nobody reads the output while the test runs, and a full pipe would
-    # block the server's logging.
-    with (root / "serve.out").open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rag_chatbot", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    ingest(fixture_corpus, env)
+    process, base = start_server(root, env, "--workers", "2")
     running = Server(base, process, root / "logs", data.resolve() / "run" / "vector-store.sock")
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                running.sent += 1
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        stop(process)
-        raise AssertionError((root / "serve.out").read_text())
+    running.sent += 1  # the health check start_server made
     yield running
     stop(process)  # the last test stops it; this is for a failure before that
-
-
-def stop(process: subprocess.Popen[bytes]) -> int:
-    """SIGTERM, as a service manager would; SIGKILL if it has not exited after 60 s."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()  # its workers may outlive it then: the test fails below
-            process.wait(timeout=30)
-    return process.returncode
 
 
 def test_both_workers_answer_from_the_shared_index(server: Server) -> None:
