@@ -98,10 +98,13 @@ def make_embedder(kind: str, options: dict[str, Any]) -> Any:
             session_options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if options.get("no_arena"):
             session_options.enable_cpu_mem_arena = False
+        cap = (
+            {"max_batch_tokens": options["max_batch_tokens"]}
+            if "max_batch_tokens" in options
+            else {}
+        )
         return OnnxMiniLMEmbedder(
-            threads=options.get("threads"),
-            max_batch_tokens=options.get("max_batch_tokens", 1024),
-            session_options=session_options,
+            threads=options.get("threads"), session_options=session_options, **cap
         )
     from rag_chatbot.providers.embedders.sentence_transformers import SentenceTransformerEmbedder
 
@@ -209,7 +212,8 @@ def compare_session_options(passages_file: str, repeat: int) -> None:
         ("level DISABLE_ALL", {"level": "ORT_DISABLE_ALL"}),
         ("no spin-waiting (allow_spinning=0)", {"no_spinning": True}),
         ("no CPU memory arena", {"no_arena": True}),
-        ("max_batch_tokens=512 (default 1024)", {"max_batch_tokens": 512}),
+        ("max_batch_tokens=256 (default 512)", {"max_batch_tokens": 256}),
+        ("max_batch_tokens=1024", {"max_batch_tokens": 1024}),
         ("max_batch_tokens=2048", {"max_batch_tokens": 2048}),
         ("no token cap (batch_size alone)", {"max_batch_tokens": NO_CAP}),
     ]
