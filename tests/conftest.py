@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
@@ -31,7 +32,9 @@ def onnx_embedder() -> Embedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", environment="test")  # type: ignore[call-arg]
+    return Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "data", environment="test", jwt_secret_key=TEST_JWT_SECRET
+    )
 
 
 @pytest.fixture

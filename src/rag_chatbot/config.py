@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag_chatbot.errors import ConfigError
@@ -61,11 +61,59 @@ class Settings(BaseSettings):
     llm_provider: Literal["extractive", "openai", "gemini"] = Field(
         "extractive", description="Answer generator; extractive needs no model download."
     )
-    llm_base_url: str | None = Field(None, description="OpenAI-compatible server URL.")
+    llm_base_url: str | None = Field(
+        None,
+        description="openai: the server's /v1 URL (unset: api.openai.com); gemini: a "
+        "replacement endpoint (unset: Google's).",
+    )
     llm_api_key: str | None = Field(None, description="API key for the LLM provider.")
-    llm_model: str | None = Field(None, description="Model name for the LLM provider.")
-    jwt_secret_key: str | None = Field(None, description="HS256 secret for access tokens.")
-    admin_token: str | None = Field(None, description="Bearer token for admin endpoints.")
+    llm_model: str | None = Field(
+        None, description="Model name for the LLM provider; required unless extractive."
+    )
+    llm_timeout: float = Field(
+        60.0, gt=0, le=600, description="Seconds to wait for the model's first or next token."
+    )
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries (with backoff) after HTTP 429, 5xx or no connection."
+    )
+    llm_context_tokens: int = Field(
+        8192, ge=512, le=2_000_000, description="The model's context window, in tokens."
+    )
+    llm_max_tokens: int = Field(
+        512, ge=16, le=32768, description="Tokens kept free in the window for the answer."
+    )
+    llm_history_tokens: int = Field(
+        1024, ge=0, le=100_000, description="At most this many tokens of earlier turns."
+    )
+    llm_temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    jwt_secret_key: str | None = Field(
+        None,
+        description="HS256 secret for login tokens, at least 32 characters; may be unset only "
+        "in development (a random key is then kept in DATA_DIR).",
+    )
+    admin_token: str | None = Field(
+        None, min_length=16, description="Bearer token for admin endpoints (16+ characters)."
+    )
+    allow_anonymous_chat: bool = Field(
+        True, description="Readers may chat without an account (a public book)."
+    )
+    allow_registration: bool = Field(
+        True, description="Anyone may create a reader account at /api/auth/register."
+    )
+    access_token_minutes: int = Field(30, ge=1, le=1440, description="Access token lifetime.")
+    refresh_token_days: int = Field(14, ge=1, le=365, description="Login (refresh) lifetime.")
+    redis_key_prefix: str = Field(
+        "", max_length=64, description="Prefix for every Redis key (several deployments, tests)."
+    )
+    enable_rate_limit: bool = Field(True, description="Limit requests per user and per IP.")
+    rate_limit_chat: str = Field("30/minute", description="Questions per user and per IP.")
+    rate_limit_upload: str = Field("20/hour", description="Uploads per user and per IP.")
+    rate_limit_auth: str = Field(
+        "10/minute", description="Log-in, register and refresh attempts per user and per IP."
+    )
+    rate_limit_default: str = Field(
+        "300/minute", description="Other API requests per user and per IP."
+    )
     enable_gzip: bool = Field(True, description="Compress large HTTP responses.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
@@ -78,9 +126,56 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator(
+        "rate_limit_chat", "rate_limit_upload", "rate_limit_auth", "rate_limit_default"
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @model_validator(mode="after")
+    def _safe_secret(self) -> Settings:
+        if self.environment != "development":
+            check_jwt_secret(self.jwt_secret_key)
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'rag-chatbot.db'}"
+
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_KNOWN_WEAK = {"secret", "changeme", "change-me", "change_me", "default", "jwt-secret"}
+MIN_SECRET_CHARS = 32
+_SECRETS = {
+    "JWT_SECRET_KEY",
+    "ADMIN_TOKEN",
+    "LLM_API_KEY",
+    "QDRANT_API_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+}
+
+
+def parse_rate(value: str) -> tuple[int, int]:
+    """``"30/minute"`` → ``(30, 60)``: requests allowed per window of that many seconds."""
+    count, _, period = value.strip().partition("/")
+    seconds = _PERIODS.get(period.strip().lower().removesuffix("s"))
+    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
+        raise ValueError(f"expected N/second|minute|hour|day, got {value!r}")
+    return int(count), seconds
+
+
+def check_jwt_secret(secret: str | None) -> None:
+    """Refuse a missing, known-default or short JWT secret (outside development)."""
+    if not secret:
+        raise ValueError("JWT_SECRET_KEY must be set outside ENVIRONMENT=development")
+    lowered = secret.lower()
+    if lowered in _KNOWN_WEAK or ("change" in lowered and "me" in lowered):
+        raise ValueError("JWT_SECRET_KEY is a default value; generate one (openssl rand -hex 32)")
+    if len(secret) < MIN_SECRET_CHARS:
+        raise ValueError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_CHARS} characters")
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -91,5 +186,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "SETTINGS"
-            problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+            shown = "" if name in _SECRETS or not err["loc"] else f" (got {err.get('input')!r})"
+            problems.append(f"{name}: {err['msg']}{shown}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc

@@ -10,8 +10,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from rag_chatbot.answering.answerer import Answerer
+from rag_chatbot.answering.base import Generator
 from rag_chatbot.answering.chat import ChatService
+from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
 from rag_chatbot.answering.extractive import ExtractiveGenerator
+from rag_chatbot.answering.fallback import FallbackGenerator
+from rag_chatbot.answering.llm import LlmGenerator, LlmRewriter
+from rag_chatbot.answering.prompting import PromptBudget
+from rag_chatbot.auth.service import AuthService, jwt_secret
+from rag_chatbot.auth.users import UserRepository
+from rag_chatbot.cache import ResponseCache
 from rag_chatbot.config import Settings
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
@@ -19,10 +27,13 @@ from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.errors import ConfigError
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
+from rag_chatbot.keyvalue import KeyValueStore, RedisStore, build_store
 from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.generators.base import ChatModel, RetryPolicy
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.providers.vector_stores.payload import collection_name
 from rag_chatbot.providers.vector_stores.shared import SharedVectorStore, share_with_workers
+from rag_chatbot.ratelimit import RateLimiter
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
@@ -43,17 +54,30 @@ class Container:
     chats: ChatRepository
     chat: ChatService
     documents: DocumentService
+    kv: KeyValueStore
+    users: UserRepository
+    auth: AuthService
+    cache: ResponseCache
+    limiter: RateLimiter
+    rewriter: QueryRewriter = field(default_factory=RuleRewriter)
+    llm: FallbackGenerator | None = None
     _closed: bool = field(default=False, repr=False)
 
+    def generator_status(self) -> str:
+        """The language model's state: ``degraded`` while answers fall back (or it is down)."""
+        return self.llm.status() if self.llm is not None else "healthy"
+
     def cache_status(self) -> str:
-        """The response cache's health; in process until the Redis cache arrives."""
-        return "healthy"
+        """Redis (or the in-process store) answering: ``healthy``; unreachable: ``degraded``."""
+        return self.cache.status()
 
     def close(self) -> None:
         if not self._closed:
             self._closed = True
             self.store.close()
             self.engine.dispose()
+            if isinstance(self.kv, RedisStore):
+                self.kv.close()
 
 
 def _onnx(settings: Settings) -> Embedder:
@@ -150,22 +174,103 @@ def shared_vector_store(settings: Settings) -> Iterator[Path]:
         store.close()
 
 
-def build_container(settings: Settings, embedder: Embedder | None = None) -> Container:
-    """Wire the backends ``settings`` select; ``embedder`` overrides the model (tests)."""
+def _openai(settings: Settings, model: str, retry: RetryPolicy) -> ChatModel:
+    from rag_chatbot.providers.generators.openai_compatible import OpenAIChatModel
+
+    if not settings.llm_base_url and not settings.llm_api_key:
+        raise ConfigError("LLM_API_KEY: required for api.openai.com (or set LLM_BASE_URL)")
+    return OpenAIChatModel(
+        model,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        timeout=settings.llm_timeout,
+        retry=retry,
+        temperature=settings.llm_temperature,
+    )
+
+
+def _gemini(settings: Settings, model: str, retry: RetryPolicy) -> ChatModel:
+    from rag_chatbot.providers.generators.gemini import GeminiChatModel
+
+    if not settings.llm_api_key:
+        raise ConfigError("LLM_API_KEY: required when LLM_PROVIDER=gemini")
+    return GeminiChatModel(
+        model,
+        api_key=settings.llm_api_key,
+        base_url=settings.llm_base_url,
+        timeout=settings.llm_timeout,
+        retry=retry,
+        temperature=settings.llm_temperature,
+    )
+
+
+_CHAT_MODELS: dict[str, Callable[[Settings, str, RetryPolicy], ChatModel]] = {
+    "openai": _openai,
+    "gemini": _gemini,
+}
+
+
+def build_generator(
+    settings: Settings, extractive: ExtractiveGenerator
+) -> tuple[Generator, QueryRewriter, FallbackGenerator | None]:
+    """The answer generator LLM_PROVIDER selects, its query rewriter, and the LLM if any.
+
+    A language model answers with ``extractive`` behind it (used when the model fails).
+    """
+    if settings.llm_provider == "extractive":
+        return extractive, RuleRewriter(), None
+    if not settings.llm_model:
+        raise ConfigError(f"LLM_MODEL: required when LLM_PROVIDER={settings.llm_provider}")
+    if settings.llm_max_tokens >= settings.llm_context_tokens:
+        raise ConfigError("LLM_MAX_TOKENS: must be smaller than LLM_CONTEXT_TOKENS")
+    retry = RetryPolicy(retries=settings.llm_max_retries)
+    model = _CHAT_MODELS[settings.llm_provider](settings, settings.llm_model, retry)
+    budget = PromptBudget(
+        context_tokens=settings.llm_context_tokens,
+        answer_tokens=settings.llm_max_tokens,
+        history_tokens=settings.llm_history_tokens,
+    )
+    llm = FallbackGenerator(LlmGenerator(model, budget), extractive)
+    return llm, LlmRewriter(model, history_tokens=settings.llm_history_tokens), llm
+
+
+def build_container(
+    settings: Settings, embedder: Embedder | None = None, store: VectorStore | None = None
+) -> Container:
+    """Wire the backends ``settings`` select; ``embedder`` and ``store`` override (tests).
+
+    Tests pass another container's ``store`` to build a second API replica over the same
+    embedded index (which one process can open only once).
+    """
     engine = create_db_engine(settings)
     sessions = session_factory(engine)
     repository = DocumentRepository(sessions)
     repository.create_schema()
     embedder = embedder or build_embedder(settings)
-    store = build_vector_store(settings, embedder)
+    store = store or build_vector_store(settings, embedder)
     lexical = LexicalEncoder()
     retriever = HybridRetriever(store, embedder, lexical, repository)
-    generator = ExtractiveGenerator(embedder, lexical)
+    generator, rewriter, llm = build_generator(settings, ExtractiveGenerator(embedder, lexical))
     answerer = Answerer(retriever, generator, top_k=settings.retrieval_top_k)
     pipeline = IngestionPipeline(
         repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens
     )
     chats = ChatRepository(sessions)
+    kv = build_store(settings.redis_url, settings.redis_key_prefix)
+    users = UserRepository(sessions)
+    auth = AuthService(
+        users,
+        kv,
+        jwt_secret(settings),
+        access_seconds=settings.access_token_minutes * 60,
+        refresh_seconds=settings.refresh_token_days * 86400,
+    )
+    cache = ResponseCache(
+        kv,
+        repository.index_version,
+        ttl=settings.cache_ttl,
+        enabled=settings.enable_response_cache,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -177,11 +282,18 @@ def build_container(settings: Settings, embedder: Embedder | None = None) -> Con
         answerer=answerer,
         pipeline=pipeline,
         chats=chats,
-        chat=ChatService(answerer, chats),
+        chat=ChatService(answerer, chats, cache, rewriter),
+        rewriter=rewriter,
+        llm=llm,
         documents=DocumentService(
             pipeline,
             repository,
             settings.data_dir / "uploads",
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
         ),
+        kv=kv,
+        users=users,
+        auth=auth,
+        cache=cache,
+        limiter=RateLimiter.from_settings(kv, settings),
     )

@@ -6,7 +6,10 @@
     │   └── FileTooLarge            FILE_TOO_LARGE
     ├── NotFound                    NOT_FOUND
     │   └── SessionNotFound         SESSION_NOT_FOUND
-    ├── Forbidden                   FORBIDDEN
+    ├── Unauthorized                UNAUTHORIZED (no, bad, expired or revoked credentials)
+    ├── Forbidden                   FORBIDDEN (known caller, not allowed)
+    ├── RateLimited                 RATE_LIMIT_EXCEEDED (carries retry_after)
+    ├── ServiceUnavailable          SERVICE_UNAVAILABLE (a dependency is down; try later)
     ├── IngestionError              PROCESSING_ERROR
     │   └── UnsupportedFormat       UNSUPPORTED_FORMAT
     ├── RetrievalError              CONTEXT_RETRIEVAL_ERROR
@@ -57,10 +60,32 @@ class FileTooLarge(InvalidInput):
     error_code = "FILE_TOO_LARGE"
 
 
+class Unauthorized(RagChatbotError):
+    """The request has no valid credentials (missing, malformed, expired or revoked)."""
+
+    error_code = "UNAUTHORIZED"
+
+
 class Forbidden(RagChatbotError):
     """The caller may not do this."""
 
     error_code = "FORBIDDEN"
+
+
+class RateLimited(RagChatbotError):
+    """Too many requests; ``retry_after`` seconds until the window resets."""
+
+    error_code = "RATE_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(RagChatbotError):
+    """A dependency the request needs is down; the request can be retried later."""
+
+    error_code = "SERVICE_UNAVAILABLE"
 
 
 class IngestionError(RagChatbotError):

@@ -12,6 +12,12 @@ import pytest
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
 
+@pytest.fixture
+def client(admin_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Uploads, deletions and re-indexing are the operator's: these tests act as admin."""
+    return admin_client
+
+
 async def wait_for_status(client: httpx.AsyncClient, document_id: str) -> dict[str, object]:
     for _ in range(200):
         doc = (await client.get(f"/api/documents/{document_id}")).json()

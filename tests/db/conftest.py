@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 from rag_chatbot.db.chat import ChatRepository
@@ -93,7 +94,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
     """The application's engine (``create_db_engine``) on a database migrated to head."""
     settings = Settings(  # type: ignore[call-arg]
-        database_url=database_url, data_dir=tmp_path / "data", environment="test"
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        environment="test",
+        jwt_secret_key=TEST_JWT_SECRET,
     )
     built = create_db_engine(settings)
     upgrade_to_head(built)

@@ -186,3 +186,41 @@ def test_frequent_questions_are_normalized_and_ranked(chat: ChatRepository) -> N
     ]
     assert chat.frequent_questions(1) == [("how do i ingest?", 3)]
     assert chat.frequent_questions(0) == []
+
+
+def test_add_exchange_stores_a_question_and_answer_in_one_go(
+    chat: ChatRepository, sessions: sessionmaker[Session]
+) -> None:
+    session_id, answer_id = chat.add_exchange(
+        None,
+        "anon:abc",
+        "  How   is the lens cleaned?  ",
+        "With a soft cloth [1].",
+        citations=[{"n": 1, "source": "lighthouse.md"}],
+        grounded=True,
+        latency_ms=3.5,
+        generator="extractive",
+    )
+    made = chat.get_session(session_id)
+    assert made is not None and (made.owner, made.title) == ("anon:abc", "How is the lens cleaned?")
+    again, second_id = chat.add_exchange(session_id, "anon:abc", "And the lamp?", "Daily.")
+    assert again == session_id
+    messages = chat.list_messages(session_id)
+    assert [(m.role, m.content) for m in messages] == [
+        ("user", "  How   is the lens cleaned?  "),
+        ("assistant", "With a soft cloth [1]."),
+        ("user", "And the lamp?"),
+        ("assistant", "Daily."),
+    ]
+    assert [m.id for m in messages if m.role == "assistant"] == [answer_id, second_id]
+    first_answer = messages[1]
+    assert first_answer.citations == [{"n": 1, "source": "lighthouse.md"}]
+    assert (first_answer.grounded, first_answer.latency_ms) == (True, 3.5)
+    assert first_answer.generator == "extractive"
+    after = chat.get_session(session_id)
+    assert after is not None and after.updated_at >= messages[-1].created_at
+    assert chat.get_session(session_id).title == made.title  # type: ignore[union-attr]
+    before = _count(sessions, MessageRow)
+    with pytest.raises(SessionNotFound):
+        chat.add_exchange("no-such-session", None, "q", "a")
+    assert _count(sessions, MessageRow) == before  # nothing half-written

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.schema import SchemaItem
+from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 from rag_chatbot.db.engine import create_db_engine
@@ -36,7 +37,7 @@ from rag_chatbot.db.migrate import (
 from rag_chatbot.db.models import Base
 from rag_chatbot.errors import ConfigError
 
-TABLES = {"documents", "chunks", "sessions", "messages", "feedback"}
+TABLES = {"documents", "chunks", "sessions", "messages", "feedback", "users", "index_state"}
 
 
 def _diff(url: str) -> list[object]:
@@ -226,7 +227,9 @@ def test_models_and_migrations_name_the_same_tables() -> None:
 def test_sqlite_foreign_keys_are_back_on_after_migrating(tmp_path: Path) -> None:
     # Migrations run with foreign keys off (batch copies must not cascade); the app's
     # connections must get them back, or deleting a document would leave its chunks.
-    settings = Settings(data_dir=tmp_path, environment="test")  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path, environment="test", jwt_secret_key=TEST_JWT_SECRET
+    )
     engine = create_db_engine(settings)
     try:
         upgrade_to_head(engine)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 from rag_chatbot.container import build_container
@@ -76,7 +77,9 @@ def test_the_container_migrates_at_start_up_and_adopts_a_create_all_database(
     Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in INDEX_TABLES])
     engine.dispose()
 
-    settings = Settings(data_dir=data, environment="test")  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=data, environment="test", jwt_secret_key=TEST_JWT_SECRET
+    )
     container = build_container(settings, embedder=HashingEmbedder())
     try:
         assert container.repository.counts() == {"documents": 0, "chunks": 0}

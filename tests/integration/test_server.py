@@ -55,7 +55,8 @@ def test_chat_json_and_sse_against_a_real_server(server: tuple[str, Path]) -> No
 
 def test_metrics_and_logs_of_a_real_server(server: tuple[str, Path]) -> None:
     base, logs = server
-    httpx.get(f"{base}/api/sessions/does-not-exist", timeout=10)
+    reader = {"X-Client-Token": "a-browser-token-0123456789"}
+    httpx.get(f"{base}/api/sessions/does-not-exist", headers=reader, timeout=10)
     httpx.post(f"{base}/api/chat", json={"message": "What is written in the logbook?"}, timeout=30)
     metrics = httpx.get(f"{base}/api/metrics", timeout=10).text
     assert (

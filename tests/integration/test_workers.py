@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from servers import ingest, start_server, stop
+from testing_secrets import TEST_ADMIN_TOKEN
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,7 +56,7 @@ class Server:
         response = httpx.request(
             method,
             self.base + path,
-            headers={"X-Request-ID": request_id},
+            headers={"X-Request-ID": request_id, "Authorization": f"Bearer {TEST_ADMIN_TOKEN}"},
             timeout=60,
             **kwargs,  # type: ignore[arg-type]
         )
@@ -97,7 +98,14 @@ def until_both_workers_answer(
 def server(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("workers")
     data = root / "data"
-    env = {**os.environ, "DATA_DIR": str(data), "LOG_DIR": str(root / "logs")}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data),
+        "LOG_DIR": str(root / "logs"),
+        "ADMIN_TOKEN": TEST_ADMIN_TOKEN,  # uploads are the operator's
+        "RATE_LIMIT_CHAT": "100000/minute",  # the limits have tests of their own
+        "RATE_LIMIT_DEFAULT": "100000/minute",
+    }
     ingest(fixture_corpus, env)
     process, base = start_server(root, env, "--workers", "2")
     running = Server(base, process, root / "logs", data.resolve() / "run" / "vector-store.sock")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from rag_chatbot.answering.base import Generator
+from rag_chatbot.answering.base import Generator, StreamItem, Turn, stream_finished
 from rag_chatbot.answering.extractive import NOT_FOUND
 from rag_chatbot.domain import Answer, Chunk, ScoredChunk
 from rag_chatbot.errors import InvalidInput
@@ -63,36 +64,68 @@ class Answerer:
         selected_text: str | None = None,
         *,
         retrieval_query: str | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
-        """Answer ``question``; ``retrieval_query`` (a follow-up made standalone) is searched."""
-        question = _checked(question, "question", MAX_QUESTION_CHARS)
-        if selected_text is not None and selected_text.strip():
-            return self._ask_selection(question, selected_text)
-        with observe_retrieval():
-            result = self._retriever.retrieve(retrieval_query or question, self._top_k)
-        if not self._policy.supports(result):
+        """Answer ``question``; ``retrieval_query`` (a follow-up made standalone) is searched.
+
+        ``history`` (earlier turns, oldest first) is passed to the generator.
+        """
+        passages = self._passages(question, selected_text, retrieval_query)
+        if passages is None:
             return Answer(NOT_FOUND, grounded=False, generator=self._generator.name)
         with observe_generation():
-            return self._generator.generate(question, result.hits)
+            return self._generator.generate(question.strip(), passages, history=history)
 
-    def _ask_selection(self, question: str, selected_text: str) -> Answer:
-        selection = _checked(selected_text, "selected_text", MAX_SELECTION_CHARS)
-        chunk = Chunk(
-            id="selection",
-            document_id="",
-            source=SELECTION_SOURCE,
-            title="Selected text",
-            section_path=(),
-            anchor="",
-            position=0,
-            text=selection,
-        )
-        passages = [ScoredChunk(chunk, 1.0)]
-        # Widen with related passages, ranked below the selection, when the index has some.
-        result = self._retriever.retrieve(f"{question} {selection[:500]}", 2)
-        if self._policy.supports(result):
-            passages += [replace(h, score=min(h.score, 0.5)) for h in result.hits]
-        return self._generator.generate(question, passages)
+    def stream(
+        self,
+        question: str,
+        selected_text: str | None = None,
+        *,
+        retrieval_query: str | None = None,
+        history: Sequence[Turn] = (),
+    ) -> Iterator[StreamItem]:
+        """``ask`` as a stream (see ``Generator.stream``).
+
+        The question is checked and retrieval done before this returns, so ``InvalidInput``
+        and ``RetrievalError`` are raised here, not while iterating.
+        """
+        passages = self._passages(question, selected_text, retrieval_query)
+        if passages is None:
+            return stream_finished(Answer(NOT_FOUND, grounded=False, generator=self.generator_name))
+        return _timed(self._generator.stream(question.strip(), passages, history=history))
+
+    def _passages(
+        self, question: str, selected_text: str | None, retrieval_query: str | None
+    ) -> list[ScoredChunk] | None:
+        """What the answer may draw on (best first), or None when the documents do not hold one.
+
+        With a selection, the selection alone: the reader asked about that text.
+        """
+        question = _checked(question, "question", MAX_QUESTION_CHARS)
+        if selected_text is not None and selected_text.strip():
+            return [_selection(_checked(selected_text, "selected_text", MAX_SELECTION_CHARS))]
+        with observe_retrieval():
+            result = self._retriever.retrieve(retrieval_query or question, self._top_k)
+        return result.hits if self._policy.supports(result) else None
+
+
+def _selection(text: str) -> ScoredChunk:
+    chunk = Chunk(
+        id="selection",
+        document_id="",
+        source=SELECTION_SOURCE,
+        title="Selected text",
+        section_path=(),
+        anchor="",
+        position=0,
+        text=text,
+    )
+    return ScoredChunk(chunk, 1.0)
+
+
+def _timed(items: Iterator[StreamItem]) -> Iterator[StreamItem]:
+    with observe_generation():
+        yield from items
 
 
 def _checked(text: str, field: str, limit: int) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from rag_chatbot.answering.answerer import Answerer
-from rag_chatbot.answering.conversation import standalone_query
+from rag_chatbot.answering.base import Restart, StreamItem, Turn, stream_finished
+from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
+from rag_chatbot.cache import ResponseCache
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import SessionNotFound
@@ -25,6 +28,7 @@ class ChatReply:
     session_id: str
     message_id: str
     latency_ms: float
+    cached: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The ``/api/chat`` response object (contract)."""
@@ -36,21 +40,37 @@ class ChatReply:
             "citations": [asdict(c) for c in self.answer.citations],
             "generator": self.answer.generator,
             "latency_ms": round(self.latency_ms, 1),
+            "cached": self.cached,
         }
 
 
 class ChatService:
     """Answers in the context of a session and stores both the question and the answer.
 
-    Contract: ``chat`` creates the session when ``session_id`` is None, raises
-    ``SessionNotFound`` for an unknown id, and stores the user message and
-    the assistant message (with citations, grounded, latency and generator) before returning.
-    Nothing is stored when the question is invalid (``InvalidInput`` from the answerer).
+    Contract: ``chat`` creates the session (owned by ``owner``) when ``session_id`` is None,
+    raises ``SessionNotFound`` for an unknown id or a session of another owner, and stores the
+    user message and the assistant message (with citations, grounded, latency and generator)
+    before returning — also when the answer came from the response cache. Nothing is stored
+    when the question is invalid (``InvalidInput`` from the answerer).
+
+    ``stream`` does the same while the answer is written: it yields text pieces (and a
+    ``Restart`` if the model failed mid-answer), then the ``ChatReply``. Session, question and
+    retrieval are checked before it returns; the messages are stored when the answer is done
+    (not at all if the caller stops reading first). ``rewriter`` makes follow-ups standalone
+    for retrieval; the generator gets the question as asked, with the earlier turns.
     """
 
-    def __init__(self, answerer: Answerer, chats: ChatRepository) -> None:
+    def __init__(
+        self,
+        answerer: Answerer,
+        chats: ChatRepository,
+        cache: ResponseCache | None = None,
+        rewriter: QueryRewriter | None = None,
+    ) -> None:
         self._answerer = answerer
         self._chats = chats
+        self._cache = cache
+        self._rewriter = rewriter or RuleRewriter()
 
     def chat(
         self,
@@ -61,22 +81,74 @@ class ChatService:
         owner: str | None = None,
     ) -> ChatReply:
         started = time.perf_counter()
-        previous: list[str] = []
-        if session_id is not None:
-            if self._chats.get_session(session_id) is None:
-                raise SessionNotFound(f"session {session_id} not found")
-            history = self._chats.recent_messages(session_id, HISTORY_TURNS)
-            previous = [m.content for m in history if m.role == "user"]
-        answer = self._answerer.ask(
-            message, selected_text, retrieval_query=standalone_query(message, previous)
-        )
-        latency_ms = (time.perf_counter() - started) * 1000
+        history = self._history(session_id, owner)
+        query = self._rewriter.rewrite(message, history)
+        answer, cached = self._answer(message, selected_text, query, history)
+        return self._store(message, answer, session_id, owner, started, cached)
+
+    def stream(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        selected_text: str | None = None,
+        owner: str | None = None,
+    ) -> Iterator[str | Restart | ChatReply]:
+        started = time.perf_counter()
+        history = self._history(session_id, owner)
+        query = self._rewriter.rewrite(message, history)
+        key = self._cache_key(message, selected_text, query)
+        found = self._cache.get(key) if self._cache is not None and key is not None else None
+        if found is not None:
+            items = stream_finished(found)
+        else:
+            items = self._answerer.stream(
+                message, selected_text, retrieval_query=query, history=history
+            )
+        return self._streamed(items, message, session_id, owner, started, key, found is not None)
+
+    def _streamed(
+        self,
+        items: Iterator[StreamItem],
+        message: str,
+        session_id: str | None,
+        owner: str | None,
+        started: float,
+        key: str | None,
+        cached: bool,
+    ) -> Iterator[str | Restart | ChatReply]:
+        for item in items:
+            if not isinstance(item, Answer):
+                yield item
+                continue
+            if not cached:
+                self._keep(key, item)
+            yield self._store(message, item, session_id, owner, started, cached)
+
+    def _history(self, session_id: str | None, owner: str | None) -> list[Turn]:
+        """The session's recent turns, oldest first; ``SessionNotFound`` if not the owner's."""
         if session_id is None:
-            session_id = self._chats.create_session(owner, title="").id
-        self._chats.add_message(session_id, "user", message.strip())
-        stored = self._chats.add_message(
+            return []
+        found = self._chats.get_session(session_id)
+        if found is None or found.owner != owner:
+            raise SessionNotFound(f"session {session_id} not found")
+        recent = self._chats.recent_messages(session_id, HISTORY_TURNS)
+        return [Turn("user" if m.role == "user" else "assistant", m.content) for m in recent]
+
+    def _store(
+        self,
+        message: str,
+        answer: Answer,
+        session_id: str | None,
+        owner: str | None,
+        started: float,
+        cached: bool,
+    ) -> ChatReply:
+        latency_ms = (time.perf_counter() - started) * 1000
+        session_id, message_id = self._chats.add_exchange(
             session_id,
-            "assistant",
+            owner,
+            message.strip(),
             answer.answer,
             citations=[asdict(c) for c in answer.citations],
             grounded=answer.grounded,
@@ -89,11 +161,61 @@ class ChatService:
             "chat_request",
             extra={
                 "session_id": session_id,
-                "message_id": stored.id,
+                "message_id": message_id,
                 "grounded": answer.grounded,
                 "citations": len(answer.citations),
                 "generator": answer.generator,
                 "response_time": round(latency_ms, 1),
+                "cached": cached,
             },
         )
-        return ChatReply(answer, session_id, stored.id, latency_ms)
+        return ChatReply(answer, session_id, message_id, latency_ms, cached)
+
+    def warm(self, question: str) -> bool:
+        """Cache the answer to ``question`` asked first in a conversation; ``False`` if cached.
+
+        Nothing is stored in any session. ``InvalidInput`` for an unfit question.
+        """
+        if self._cache is None or not self._cache.enabled:
+            return False
+        key = self._cache.key(
+            question, query=question, selected_text=None, generator=self._answerer.generator_name
+        )
+        if self._cache.contains(key):
+            return False
+        answer = self._answerer.ask(question)
+        if answer.generator == self._answerer.generator_name:
+            self._cache.put(key, answer)
+        return True
+
+    def _answer(
+        self, message: str, selected_text: str | None, query: str, history: list[Turn]
+    ) -> tuple[Answer, bool]:
+        """The answer and whether it came from the cache (looked up, else computed and kept)."""
+        key = self._cache_key(message, selected_text, query)
+        found = self._cache.get(key) if self._cache is not None and key is not None else None
+        if found is not None:
+            return found, True
+        answer = self._answerer.ask(message, selected_text, retrieval_query=query, history=history)
+        self._keep(key, answer)
+        return answer, False
+
+    def _cache_key(self, message: str, selected_text: str | None, query: str) -> str | None:
+        """The response cache's key for this question; None when nothing is cached."""
+        if self._cache is None or not self._cache.enabled or not message.strip():
+            return None
+        return self._cache.key(
+            message,
+            query=query,
+            selected_text=selected_text,
+            generator=self._answerer.generator_name,
+        )
+
+    def _keep(self, key: str | None, answer: Answer) -> None:
+        # A fallback's stopgap answer (another generator name) is not kept.
+        if self._cache is not None and key is not None and answer.generator == self.generator:
+            self._cache.put(key, answer)
+
+    @property
+    def generator(self) -> str:
+        return self._answerer.generator_name

@@ -6,12 +6,13 @@ every sentence of an answer is a sentence of a cited passage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from rag_chatbot.answering.base import StreamItem, Turn, stream_finished
 from rag_chatbot.answering.sentences import split_sentences
 from rag_chatbot.domain import Answer, Citation, ScoredChunk
 from rag_chatbot.providers.embedders.base import Embedder
@@ -63,13 +64,21 @@ class ExtractiveGenerator:
         self._min_similarity = min_similarity
         self._max_embedded = max_embedded
 
-    def generate(self, question: str, passages: Sequence[ScoredChunk]) -> Answer:
+    def generate(
+        self, question: str, passages: Sequence[ScoredChunk], *, history: Sequence[Turn] = ()
+    ) -> Answer:
+        """Quote ``passages``; ``history`` is not used (retrieval already had it)."""
         passages = list(passages[: self._passages_used])
         candidates = self._score(question, passages)
         if not candidates:
             return Answer(NOT_FOUND, grounded=False, generator=self.name)
         chosen = self._choose(candidates)
         return self._compose(chosen, passages)
+
+    def stream(
+        self, question: str, passages: Sequence[ScoredChunk], *, history: Sequence[Turn] = ()
+    ) -> Iterator[StreamItem]:
+        return stream_finished(self.generate(question, passages))
 
     def _score(self, question: str, passages: list[ScoredChunk]) -> list[_Candidate]:
         """Candidate sentences with scores.

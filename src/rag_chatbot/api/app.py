@@ -14,10 +14,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
 from rag_chatbot.api.errors import error_response, install_error_handlers
-from rag_chatbot.api.routes import chat, documents, health, sessions
+from rag_chatbot.api.protection import RateLimits, SecurityHeaders
+from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
+from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
 from rag_chatbot.container import Container
 from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
 from rag_chatbot.observability.middleware import ObservabilityMiddleware
+from rag_chatbot.observability.pool import watch_pool
+from rag_chatbot.web import routes as web
 
 # Room for multipart framing around the largest allowed file.
 _MULTIPART_MARGIN = 64 * 1024
@@ -44,25 +48,42 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
         lifespan=lifespan,
     )
     app.state.container = container
+    watch_pool(container.engine)  # rag_chatbot_db_pool_* gauges
     app.state.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
     install_error_handlers(app)
-    for module in (chat, sessions, documents, health):
+    for module in (chat, sessions, documents, health, auth, admin, openai_compat, web):
         app.include_router(module.router)
 
     settings = container.settings
+    # Innermost first: CORS wraps the rate limiter, so a browser can read a 429.
+    if settings.enable_rate_limit:
+        app.add_middleware(
+            RateLimits,
+            limiter=container.limiter,
+            auth=container.auth,
+            admin_token=settings.admin_token,
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", CLIENT_TOKEN_HEADER],
+            expose_headers=[
+                "X-Request-ID",
+                CLIENT_TOKEN_HEADER,
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
         )
     if settings.enable_gzip:
         app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(
         BodySizeLimit, max_bytes=container.documents.max_upload_bytes + _MULTIPART_MARGIN
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ObservabilityMiddleware)
     return app
 

@@ -21,7 +21,10 @@ _STATUS: list[tuple[type[errors.RagChatbotError], int]] = [
     (errors.FileTooLarge, 413),
     (errors.UnsupportedFormat, 415),
     (errors.InvalidInput, 422),
+    (errors.Unauthorized, 401),
     (errors.Forbidden, 403),
+    (errors.RateLimited, 429),
+    (errors.ServiceUnavailable, 503),
     (errors.IngestionError, 422),
     (errors.EmbeddingError, 503),
     (errors.RetrievalError, 503),
@@ -54,7 +57,12 @@ def install_error_handlers(app: FastAPI) -> None:
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
         if status >= 500:
             log.error("request failed", extra={"error_code": exc.error_code, "reason": str(exc)})
-        return error_response(status, str(exc), exc.error_code)
+        response = error_response(status, str(exc), exc.error_code)
+        if isinstance(exc, errors.Unauthorized):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, errors.RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

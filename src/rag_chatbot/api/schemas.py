@@ -56,6 +56,7 @@ class ChatResponse(BaseModel):
     citations: list[Citation]
     generator: str
     latency_ms: float
+    cached: bool = Field(False, description="Served from the response cache.")
 
 
 class SessionOut(BaseModel):

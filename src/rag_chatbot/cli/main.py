@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rag_chatbot.cli.accounts import cache_app, users_app
+from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
 from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
 from rag_chatbot.config import load_settings
@@ -23,6 +25,8 @@ app = typer.Typer(
     help="Answer questions from your documents, with citations.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(cache_app, name="cache")
 out = Console()
 err = Console(stderr=True)
 
@@ -227,3 +231,8 @@ def _project_docs() -> Path:
         if (candidate / "index.md").is_file():
             return candidate
     raise typer.BadParameter("no docs/ directory found; pass a path: rag-chatbot quickstart DIR")
+
+
+# Operations (rag_chatbot.ops), listed after the everyday commands.
+app.command()(backup)
+app.command()(restore)

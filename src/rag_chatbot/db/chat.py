@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,6 +142,78 @@ class ChatRepository:
                 conversation.title = " ".join(content.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
             conversation.updated_at = now
         return row
+
+    def add_exchange(
+        self,
+        session_id: str | None,
+        owner: str | None,
+        question: str,
+        answer: str,
+        *,
+        citations: Sequence[Mapping[str, Any]] = (),
+        grounded: bool | None = None,
+        latency_ms: float | None = None,
+        generator: str | None = None,
+    ) -> tuple[str, str]:
+        """Store a question and its answer in one transaction; return (session id, answer id).
+
+        ``session_id=None`` starts a session owned by ``owner``, titled by the question. The
+        same rules as two ``add_message`` calls (order, title, activity), at a third of the
+        cost: answering from the cache is mostly this write.
+        """
+        if owner is not None and len(owner) > _OWNER_MAX_CHARS:
+            raise InvalidInput(f"owner is longer than {_OWNER_MAX_CHARS} characters")
+        title = " ".join(question.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
+        now = utcnow()
+        answer_id = str(uuid.uuid4())
+        with self._sessions.begin() as session:
+            if session_id is None:
+                session_id = str(uuid.uuid4())
+                session.execute(
+                    insert(SessionRow).values(
+                        id=session_id, owner=owner, title=title, created_at=now, updated_at=now
+                    )
+                )
+            else:
+                conversation = session.get(SessionRow, session_id)
+                if conversation is None:
+                    raise SessionNotFound(f"session {session_id} not found")
+                last = session.scalar(
+                    select(func.max(MessageRow.created_at)).where(
+                        MessageRow.session_id == session_id
+                    )
+                )
+                if last is not None and now <= last:
+                    now = last + _TICK
+                conversation.title = conversation.title or title
+                conversation.updated_at = now + _TICK
+            common: dict[str, Any] = {"session_id": session_id, "citations": [], "grounded": None}
+            session.execute(
+                insert(MessageRow),
+                [
+                    {
+                        **common,
+                        "id": str(uuid.uuid4()),
+                        "role": "user",
+                        "content": question,
+                        "latency_ms": None,
+                        "generator": None,
+                        "created_at": now,
+                    },
+                    {
+                        **common,
+                        "id": answer_id,
+                        "role": "assistant",
+                        "content": answer,
+                        "citations": [dict(c) for c in citations],
+                        "grounded": grounded,
+                        "latency_ms": latency_ms,
+                        "generator": generator,
+                        "created_at": now + _TICK,
+                    },
+                ],
+            )
+        return session_id, answer_id
 
     def list_messages(self, session_id: str, limit: int = 200, offset: int = 0) -> list[MessageRow]:
         """A session's messages, oldest first."""

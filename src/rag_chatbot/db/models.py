@@ -166,3 +166,29 @@ class FeedbackRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("message_id", name="uq_feedback_message_id"),)
+
+
+class UserRow(Base):
+    """An account: a unique user name, an argon2 password hash and a role (reader or admin)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="reader")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class IndexStateRow(Base):
+    """One row: ``version`` goes up in the transaction of every change to what is indexed.
+
+    The response cache keys answers on it, so a new, changed or removed document makes every
+    earlier answer unreachable at the moment the change becomes visible.
+    """
+
+    __tablename__ = "index_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, default=0)

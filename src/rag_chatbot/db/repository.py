@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rag_chatbot.db.migrate import upgrade_to_head
-from rag_chatbot.db.models import ChunkRow, DocumentRow, utcnow
+from rag_chatbot.db.models import ChunkRow, DocumentRow, IndexStateRow, utcnow
 from rag_chatbot.domain import SECTION_SEPARATOR, Chunk
 from rag_chatbot.errors import InvalidInput
 
@@ -154,6 +154,7 @@ class DocumentRepository:
             row.updated_at = utcnow()
             session.flush()
             session.add_all(_chunk_row(c) for c in chunks)
+            _bump_index_version(session)
         new_ids = {c.id for c in chunks}
         return [i for i in old_ids if i not in new_ids]
 
@@ -166,6 +167,7 @@ class DocumentRepository:
             ids = list(session.scalars(select(ChunkRow.id).where(ChunkRow.document_id == row.id)))
             session.execute(delete(ChunkRow).where(ChunkRow.document_id == row.id))
             session.delete(row)
+            _bump_index_version(session)
             return ids
 
     def committed(self, chunk_ids: Iterable[str]) -> set[str]:
@@ -195,17 +197,58 @@ class DocumentRepository:
                     sources.append(doc.source)
                     session.execute(delete(ChunkRow).where(ChunkRow.document_id == doc.id))
                     session.delete(doc)
+            _bump_index_version(session)
         return sources
 
     def all_chunk_ids(self) -> set[str]:
         with self._sessions() as session:
             return set(session.scalars(select(ChunkRow.id)))
 
+    def chunks_of(self, document_id: str) -> list[ChunkRow]:
+        """The document's chunk rows in reading order (what the web reader renders)."""
+        query = (
+            select(ChunkRow).where(ChunkRow.document_id == document_id).order_by(ChunkRow.position)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def outlines(self, document_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """Each document's ``(section, anchor)`` pairs in reading order, each pair once."""
+        ids = list(dict.fromkeys(document_ids))
+        found: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
+        with self._sessions() as session:
+            for start in range(0, len(ids), _IN_CLAUSE_BATCH):
+                query = (
+                    select(ChunkRow.document_id, ChunkRow.section, ChunkRow.anchor)
+                    .where(ChunkRow.document_id.in_(ids[start : start + _IN_CLAUSE_BATCH]))
+                    .order_by(ChunkRow.document_id, ChunkRow.position)
+                )
+                for document_id, section, anchor in session.execute(query):
+                    pairs = found[document_id]
+                    if not pairs or pairs[-1] != (section, anchor):
+                        pairs.append((section, anchor))
+        return found
+
+    def index_version(self) -> str:
+        """A number that goes up with every change to what is indexed (see ``IndexStateRow``)."""
+        with self._sessions() as session:
+            version = session.scalar(select(IndexStateRow.version).where(IndexStateRow.id == 1))
+        return str(version or 0)
+
     def counts(self) -> dict[str, int]:
         with self._sessions() as session:
             docs = session.query(DocumentRow).count()
             chunks = session.query(ChunkRow).count()
         return {"documents": docs, "chunks": chunks}
+
+
+def _bump_index_version(session: Session) -> None:
+    """Raise the index version inside the caller's transaction (the row is made if missing)."""
+    bumped = session.execute(
+        update(IndexStateRow).where(IndexStateRow.id == 1).values(version=IndexStateRow.version + 1)
+    )
+    if not getattr(bumped, "rowcount", 0):
+        session.add(IndexStateRow(id=1, version=1))
 
 
 def _status_filter(status: str | None) -> list[ColumnElement[bool]]:

@@ -23,7 +23,7 @@ Counters and histograms of dead workers are kept (totals never go backwards).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from prometheus_client import (
     values,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.registry import Collector
 
 from rag_chatbot import __version__
 
@@ -80,6 +81,11 @@ GENERATION_SECONDS = Histogram(
 CACHE_HITS = Counter("rag_chatbot_cache_hits_total", "Answers served from the response cache.")
 CACHE_MISSES = Counter(
     "rag_chatbot_cache_misses_total", "Response cache look-ups that found nothing."
+)
+RATE_LIMITED = Counter(
+    "rag_chatbot_rate_limited_total",
+    "Requests refused with 429, by limit (chat, upload, auth, default).",
+    ["scope"],
 )
 INGEST_FAILURES = Counter(
     "rag_chatbot_ingest_failures_total", "Documents that failed to load, chunk, embed or store."
@@ -132,17 +138,26 @@ def multiprocess_enabled() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-def render_latest() -> tuple[bytes, str]:
+def render_latest(scraped: Sequence[Collector] = ()) -> tuple[bytes, str]:
     """The text exposition of every metric and its content type, for ``GET /api/metrics``.
 
     In multiprocess mode a fresh registry aggregates the files of all workers, live or dead;
-    otherwise the default registry (with process and GC collectors) is rendered.
+    otherwise the default registry (with process and GC collectors) is rendered. ``scraped``
+    are collectors read by the answering process at this moment (container resources, see
+    ``observability.resources``), appended in either mode.
     """
     if multiprocess_enabled():
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE
-    return generate_latest(REGISTRY), CONTENT_TYPE
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    if scraped:
+        extra = CollectorRegistry(auto_describe=False)
+        for collector in scraped:
+            extra.register(collector)
+        body += generate_latest(extra)
+    return body, CONTENT_TYPE
 
 
 def prepare_multiprocess_dir(path: Path) -> None:
@@ -190,6 +205,11 @@ def record_chat(grounded: bool) -> None:
 def record_cache(hit: bool) -> None:
     """Count one response-cache look-up as a hit or a miss."""
     (CACHE_HITS if hit else CACHE_MISSES).inc()
+
+
+def record_rate_limited(scope: str) -> None:
+    """Count one request refused by a rate limit."""
+    RATE_LIMITED.labels(scope=scope).inc()
 
 
 def record_ingest_failures(count: int = 1) -> None:

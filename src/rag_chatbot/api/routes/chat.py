@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import ChatReply
-from rag_chatbot.answering.sentences import split_sentences
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
+from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
 from rag_chatbot.cli.render import search_json
+from rag_chatbot.errors import RagChatbotError
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
@@ -30,34 +32,64 @@ def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
     response_model=ChatResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def chat(body: ChatRequest, request: Request, container: ContainerDep) -> object:
+async def chat(
+    body: ChatRequest, request: Request, container: ContainerDep, caller: ChatCallerDep
+) -> object:
     """Answer a question in a session; SSE with ``stream: true`` or ``Accept: text/event-stream``.
 
-    The stream sends ``delta`` events (the answer a sentence at a time) and ends with one
-    ``answer`` event holding the same object as the JSON response.
+    The stream sends ``delta`` events (the answer's text as it is written), a ``restart``
+    event if the model failed mid-answer (the text so far is withdrawn; the fallback's
+    follows), and ends with one ``answer`` event holding the same object as the JSON
+    response — or an ``error`` event (``detail``, ``error_code``). The session belongs to the
+    caller: a user, or the browser's ``X-Client-Token`` (minted and returned in that response
+    header when the request had none).
     """
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
-    reply: ChatReply = await run_in_threadpool(
-        container.chat.chat,
+    if not wants_stream:
+        reply: ChatReply = await run_in_threadpool(
+            container.chat.chat,
+            body.message,
+            session_id=body.session_id,
+            selected_text=body.selected_text,
+            owner=caller.owner,
+        )
+        return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
+    # Session, question and retrieval are checked here: their errors get an HTTP status.
+    items = await run_in_threadpool(
+        container.chat.stream,
         body.message,
         session_id=body.session_id,
         selected_text=body.selected_text,
+        owner=caller.owner,
     )
-    if not wants_stream:
-        return reply.as_dict()
     return StreamingResponse(
-        _events(reply),
+        _events(items),
         media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **_identity_headers(caller),
+        },
     )
 
 
-async def _events(reply: ChatReply) -> AsyncIterator[str]:
-    for paragraph in reply.answer.answer.split("\n\n"):
-        for piece in split_sentences(paragraph) or [paragraph]:
-            yield _sse("delta", {"text": piece + " "})
-        yield _sse("delta", {"text": "\n\n"})
-    yield _sse("answer", reply.as_dict())
+def _identity_headers(caller: Principal) -> dict[str, str]:
+    token = caller.issued_client_token
+    return {CLIENT_TOKEN_HEADER: token} if token else {}
+
+
+def _events(items: Iterator[str | Restart | ChatReply]) -> Iterator[str]:
+    """SSE events; a sync iterator, so Starlette runs each step in its thread pool."""
+    try:
+        for item in items:
+            if isinstance(item, str):
+                yield _sse("delta", {"text": item})
+            elif isinstance(item, Restart):
+                yield _sse("restart", {"reason": item.reason})
+            else:
+                yield _sse("answer", item.as_dict())
+    except RagChatbotError as exc:  # the response has started: report in the stream
+        yield _sse("error", {"detail": str(exc), "error_code": exc.error_code})
 
 
 def _sse(event: str, data: object) -> str:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Response, UploadFile
 
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import DocumentOut, ReindexOut
+from rag_chatbot.api.security import AdminDep
 from rag_chatbot.db.models import DocumentRow
 from rag_chatbot.errors import FileTooLarge, NotFound
 
@@ -17,8 +18,10 @@ _READ_SIZE = 1 << 20
 
 
 @router.post("", response_model=DocumentOut, status_code=202)
-async def upload(file: UploadFile, tasks: BackgroundTasks, container: ContainerDep) -> DocumentRow:
-    """Upload one file; it is listed as ``processing`` until its ingestion ends."""
+async def upload(
+    file: UploadFile, tasks: BackgroundTasks, container: ContainerDep, _: AdminDep
+) -> DocumentRow:
+    """Upload one file (admin); it is listed as ``processing`` until its ingestion ends."""
     limit = container.documents.max_upload_bytes
     data = bytearray()
     while chunk := await file.read(_READ_SIZE):
@@ -50,15 +53,15 @@ def get_document(document_id: str, container: ContainerDep) -> DocumentRow:
 
 
 @router.delete("/{document_id}", status_code=204)
-def delete_document(document_id: str, container: ContainerDep) -> Response:
-    """Delete a document: its rows and its vectors go together."""
+def delete_document(document_id: str, container: ContainerDep, _: AdminDep) -> Response:
+    """Delete a document (admin): its rows and its vectors go together."""
     container.documents.delete(document_id)
     return Response(status_code=204)
 
 
 @router.post("/reindex", response_model=ReindexOut, status_code=202)
-def reindex(tasks: BackgroundTasks, container: ContainerDep) -> dict[str, object]:
-    """Re-read and re-embed every document in the background."""
+def reindex(tasks: BackgroundTasks, container: ContainerDep, _: AdminDep) -> dict[str, object]:
+    """Re-read and re-embed every document in the background (admin)."""
     count = len(container.documents.sources())
     tasks.add_task(container.documents.reindex_all)
     return {"status": "accepted", "documents": count}

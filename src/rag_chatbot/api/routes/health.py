@@ -12,6 +12,8 @@ from rag_chatbot.api import health
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import DetailedHealthOut, HealthOut
 from rag_chatbot.observability.metrics import render_latest
+from rag_chatbot.observability.pool import refresh as refresh_pool
+from rag_chatbot.observability.resources import ResourceCollector
 
 router = APIRouter(prefix="/api", tags=["health"])
 
@@ -40,7 +42,8 @@ def detailed(request: Request, container: ContainerDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics() -> Response:
+def metrics(container: ContainerDep) -> Response:
     """Prometheus text exposition (all workers' metrics in multiprocess mode)."""
-    body, content_type = render_latest()
+    refresh_pool(container.engine)
+    body, content_type = render_latest([ResourceCollector(container.settings.data_dir)])
     return Response(body, media_type=content_type)

@@ -1,4 +1,8 @@
-"""Sessions, their messages, and feedback on answers."""
+"""Sessions, their messages, and feedback on answers — each caller sees only their own.
+
+A session of someone else is answered exactly like one that does not exist (404), so ids
+cannot be probed.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,16 @@ from fastapi import APIRouter, Query, Response
 
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import FeedbackOut, FeedbackRequest, MessageOut, SessionOut
+from rag_chatbot.api.security import OwnerDep, Principal
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
-from rag_chatbot.errors import SessionNotFound
+from rag_chatbot.errors import NotFound, SessionNotFound
 
 router = APIRouter(prefix="/api", tags=["sessions"])
 
 
-def _session(container: ContainerDep, session_id: str) -> SessionRow:
+def _session(container: ContainerDep, session_id: str, caller: Principal) -> SessionRow:
     row = container.chats.get_session(session_id)
-    if row is None:
+    if row is None or row.owner != caller.owner:
         raise SessionNotFound(f"session {session_id} not found")
     return row
 
@@ -22,39 +27,48 @@ def _session(container: ContainerDep, session_id: str) -> SessionRow:
 @router.get("/sessions", response_model=list[SessionOut])
 def list_sessions(
     container: ContainerDep,
+    caller: OwnerDep,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[SessionRow]:
-    """Sessions, newest first."""
-    return container.chats.list_sessions(None, limit=limit, offset=offset)
+    """The caller's sessions, most recently active first."""
+    return container.chats.list_sessions(caller.owner, limit=limit, offset=offset)
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
-def get_session(session_id: str, container: ContainerDep) -> SessionRow:
-    return _session(container, session_id)
+def get_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> SessionRow:
+    return _session(container, session_id, caller)
 
 
 @router.get("/sessions/{session_id}/messages", response_model=list[MessageOut])
 def list_messages(
     session_id: str,
     container: ContainerDep,
+    caller: OwnerDep,
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[MessageRow]:
     """The session's questions and answers, oldest first."""
-    _session(container, session_id)
+    _session(container, session_id, caller)
     return container.chats.list_messages(session_id, limit=limit, offset=offset)
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-def delete_session(session_id: str, container: ContainerDep) -> Response:
+def delete_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> Response:
     """Delete a session with its messages and their feedback."""
+    _session(container, session_id, caller)
     if not container.chats.delete_session(session_id):
         raise SessionNotFound(f"session {session_id} not found")
     return Response(status_code=204)
 
 
 @router.post("/messages/{message_id}/feedback", response_model=FeedbackOut)
-def feedback(message_id: str, body: FeedbackRequest, container: ContainerDep) -> FeedbackRow:
+def feedback(
+    message_id: str, body: FeedbackRequest, container: ContainerDep, caller: OwnerDep
+) -> FeedbackRow:
     """Rate an answer +1 or -1 (again to change the rating)."""
+    message = container.chats.get_message(message_id)
+    session = container.chats.get_session(message.session_id) if message else None
+    if session is None or session.owner != caller.owner:
+        raise NotFound(f"message {message_id} not found")
     return container.chats.set_feedback(message_id, body.rating, body.comment)

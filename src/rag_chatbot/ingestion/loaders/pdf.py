@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 _SENTENCE_END = (".", "!", "?", ":")
 _MAX_TITLE_CHARS = 200
+# A book is hundreds of pages; tens of thousands is a file built to exhaust the text extractor.
+MAX_PAGES = 5000
 
 
 class PdfLoader:
@@ -70,6 +72,8 @@ def _page_texts(reader: PdfReader, name: str) -> list[tuple[int, str]]:
         page_list = list(reader.pages)
     except Exception as exc:
         raise IngestionError(f"not a valid PDF: cannot read its page tree ({exc})") from exc
+    if len(page_list) > MAX_PAGES:
+        raise IngestionError(f"the PDF has {len(page_list)} pages; the limit is {MAX_PAGES}")
     for n, page in enumerate(page_list, start=1):
         try:
             text = page.extract_text() or ""

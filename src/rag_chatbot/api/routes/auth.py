@@ -1,0 +1,89 @@
+"""Accounts: register, log in, refresh, log out, and who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.security import PrincipalDep, UserDep
+from rag_chatbot.auth.service import AccessClaims, TokenPair
+from rag_chatbot.auth.users import MAX_PASSWORD_CHARS
+from rag_chatbot.errors import Forbidden, Unauthorized
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid.")
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+
+
+def _tokens(pair: TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+    )
+
+
+@router.post("/register", response_model=UserOut, status_code=201)
+async def register(body: Credentials, container: ContainerDep) -> UserOut:
+    """Create a reader account (when ``ALLOW_REGISTRATION``); admins are made on the CLI."""
+    if not container.settings.allow_registration:
+        raise Forbidden("registration is closed; ask an administrator for an account")
+    row = await run_in_threadpool(container.users.create, body.username, body.password)
+    return UserOut(id=row.id, username=row.username, role=row.role)
+
+
+@router.post("/login", response_model=TokenOut)
+async def login(body: Credentials, container: ContainerDep) -> TokenOut:
+    """Trade a user name and password for an access token and a refresh token."""
+    pair = await run_in_threadpool(container.auth.login, body.username, body.password)
+    return _tokens(pair)
+
+
+@router.post("/refresh", response_model=TokenOut)
+async def refresh(body: RefreshRequest, container: ContainerDep) -> TokenOut:
+    """Trade a refresh token for a new pair; each refresh token works once."""
+    return _tokens(await run_in_threadpool(container.auth.refresh, body.refresh_token))
+
+
+@router.post("/logout", status_code=204)
+async def logout(caller: UserDep, container: ContainerDep) -> Response:
+    """End this login session: its access and refresh tokens stop working at once."""
+    assert caller.user_id is not None and caller.session_id is not None and caller.role
+    container.auth.logout(AccessClaims(caller.user_id, caller.role, caller.session_id))
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=UserOut)
+async def me(caller: PrincipalDep, container: ContainerDep) -> UserOut:
+    """The logged-in account (or ``admin-token`` for the operator's ``ADMIN_TOKEN``)."""
+    if caller.kind == "admin_token":
+        return UserOut(id="admin-token", username="admin-token", role="admin")
+    if caller.kind != "user":
+        raise Unauthorized("log in first")
+    row = await run_in_threadpool(container.users.get, caller.user_id or "")
+    if row is None:
+        raise Unauthorized("account no longer exists")
+    return UserOut(id=row.id, username=row.username, role=row.role)

@@ -1,0 +1,1 @@
+"""Accounts and login sessions: password hashing, JWTs, the users table, revocable sessions."""

