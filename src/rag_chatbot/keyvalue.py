@@ -13,15 +13,17 @@ fall back to a ``MemoryStore``, logins wait).
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
+import redis.asyncio as aioredis
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,14 @@ class KeyValueStore(Protocol):
 
     def incr_many(self, keys: list[str], ttl: float) -> list[int]:
         """``incr`` each key by one, in one round trip."""
+        ...
+
+    async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:
+        """``incr_many`` without blocking the event loop (for ASGI middleware)."""
+        ...
+
+    async def aexists(self, key: str) -> bool:
+        """``exists`` without blocking the event loop."""
         ...
 
     def keys(self, pattern: str) -> Iterator[str]:
@@ -132,6 +142,12 @@ class MemoryStore:
     def incr_many(self, keys: list[str], ttl: float) -> list[int]:
         return [self.incr(key, 1, ttl) for key in keys]
 
+    async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:
+        return self.incr_many(keys, ttl)
+
+    async def aexists(self, key: str) -> bool:
+        return self.exists(key)
+
     def keys(self, pattern: str) -> Iterator[str]:
         with self._lock:
             names = [k for k in self._data if self._live(k) is not None]
@@ -152,6 +168,11 @@ class MemoryStore:
         return True
 
 
+_TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 0.25,
+    "socket_timeout": 0.5,
+    "retry_on_timeout": False,
+}
 _GET_COUNTED = """
 local value = redis.call('GET', KEYS[1])
 if value then redis.call('INCR', KEYS[2]) else redis.call('INCR', KEYS[3]) end
@@ -165,12 +186,12 @@ class RedisStore:
     backend = "redis"
 
     def __init__(self, url: str, prefix: str = "", retry_seconds: float = 1.0) -> None:
+        self._url = url
+        self._async: tuple[asyncio.AbstractEventLoop, aioredis.Redis] | None = None
         self._prefix = prefix
         self._retry_seconds = retry_seconds
         self._down_until = 0.0
-        self._client = redis.Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.5, retry_on_timeout=False
-        )
+        self._client = redis.Redis.from_url(url, **_TIMEOUTS)
         self._get_counted = self._client.register_script(_GET_COUNTED)
 
     @property
@@ -253,6 +274,32 @@ class RedisStore:
                 pipe.expire(self._prefix + key, max(1, int(ttl)), nx=True)
             return [int(v) for v in pipe.execute()[::2]]
         except redis.RedisError as exc:
+            raise self._failed(exc) from exc
+
+    def _async_client(self) -> aioredis.Redis:
+        """A client of the running event loop's own (asyncio connections belong to one loop)."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = aioredis.Redis.from_url(self._url, **_TIMEOUTS)
+            self._async = (loop, client)
+        return self._async[1]
+
+    async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:
+        self._guard()
+        try:
+            pipe = self._async_client().pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(self._prefix + key)
+                pipe.expire(self._prefix + key, max(1, int(ttl)), nx=True)
+            return [int(v) for v in (await pipe.execute())[::2]]
+        except (redis.RedisError, OSError) as exc:
+            raise self._failed(exc) from exc
+
+    async def aexists(self, key: str) -> bool:
+        self._guard()
+        try:
+            return bool(await self._async_client().exists(self._prefix + key))
+        except (redis.RedisError, OSError) as exc:
             raise self._failed(exc) from exc
 
     def keys(self, pattern: str) -> Iterator[str]:

@@ -74,13 +74,30 @@ class RateLimiter:
             counts = self._store.incr_many(keys, ttl=limit.seconds + 1)
         except StoreUnavailable:
             counts = self._fallback.incr_many(keys, ttl=limit.seconds + 1)
-        worst = max(counts, default=0)
-        return Decision(
-            allowed=worst <= limit.count,
-            limit=limit.count,
-            remaining=max(0, limit.count - worst),
-            reset_after=reset_after,
-        )
+        return _decision(limit, counts, reset_after)
+
+    async def acheck(self, scope: str, identities: list[str]) -> Decision:
+        """``check`` without blocking the event loop on Redis (for the ASGI middleware)."""
+        limit = self._limits[scope]
+        now = time.time()
+        window = int(now // limit.seconds)
+        reset_after = max(1, math.ceil((window + 1) * limit.seconds - now))
+        keys = [f"ratelimit:{scope}:{who}:{window}" for who in identities]
+        try:
+            counts = await self._store.aincr_many(keys, ttl=limit.seconds + 1)
+        except StoreUnavailable:
+            counts = self._fallback.incr_many(keys, ttl=limit.seconds + 1)
+        return _decision(limit, counts, reset_after)
+
+
+def _decision(limit: Limit, counts: list[int], reset_after: int) -> Decision:
+    worst = max(counts, default=0)
+    return Decision(
+        allowed=worst <= limit.count,
+        limit=limit.count,
+        remaining=max(0, limit.count - worst),
+        reset_after=reset_after,
+    )
 
 
 def scope_of(method: str, path: str) -> str | None:

@@ -69,19 +69,19 @@ async def current_principal(request: Request) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    principal = _identify(request)
+    principal = await _identify(request)
     request.state.principal = principal
     return principal
 
 
-def _identify(request: Request) -> Principal:
+async def _identify(request: Request) -> Principal:
     container = get_container(request)
     token = bearer_token(request)
     if token is not None:
         admin_token = container.settings.admin_token
         if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
             return Principal("admin_token", owner="admin", role="admin")
-        claims = container.auth.verify_access(token)
+        claims = await container.auth.verify_access(token)
         return Principal(
             "user",
             owner=f"user:{claims.user_id}",

@@ -159,15 +159,18 @@ class AuthService:
         except StoreUnavailable as exc:
             raise ServiceUnavailable("logout is unavailable right now; try again shortly") from exc
 
-    def verify_access(self, token: str) -> AccessClaims:
-        """The bearer of a valid, unrevoked access token; ``Unauthorized`` otherwise."""
+    async def verify_access(self, token: str) -> AccessClaims:
+        """The bearer of a valid, unrevoked access token; ``Unauthorized`` otherwise.
+
+        ``async``: it runs for every logged-in request, in the event loop.
+        """
         claims = self._decode(token, "access")
         role = claims.get("role")
         if role not in ("reader", "admin"):
             raise Unauthorized("invalid token")
         session_id = str(claims["sid"])
         try:
-            alive = self._store.exists(f"session:{session_id}")
+            alive = await self._store.aexists(f"session:{session_id}")
         except StoreUnavailable:
             alive = True  # see the module doc: short-lived tokens stay usable in an outage
         if not alive:

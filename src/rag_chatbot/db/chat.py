@@ -9,13 +9,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rag_chatbot.db.engine import write_lock
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
@@ -41,6 +42,8 @@ class ChatRepository:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
+        self._writing = write_lock(self._engine)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -58,7 +61,7 @@ class ChatRepository:
             created_at=now,
             updated_at=now,
         )
-        with self._sessions.begin() as session:
+        with self._writing, self._sessions.begin() as session:
             session.add(row)
         return row
 
@@ -86,7 +89,7 @@ class ChatRepository:
     def delete_session(self, session_id: str) -> bool:
         """Delete a session with its messages and their feedback; ``False`` if it did not exist."""
         message_ids = select(MessageRow.id).where(MessageRow.session_id == session_id)
-        with self._sessions.begin() as session:
+        with self._writing, self._sessions.begin() as session:
             # Explicit rather than relying on ON DELETE CASCADE: SQLite only cascades when the
             # connection enabled foreign keys, and an engine built elsewhere may not have.
             session.execute(delete(FeedbackRow).where(FeedbackRow.message_id.in_(message_ids)))
@@ -116,7 +119,7 @@ class ChatRepository:
         """
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {sorted(ROLES)}, not {role!r}")
-        with self._sessions.begin() as session:
+        with self._writing, self._sessions.begin() as session:
             conversation = session.get(SessionRow, session_id)
             if conversation is None:
                 raise SessionNotFound(f"session {session_id} not found")
@@ -166,50 +169,45 @@ class ChatRepository:
         title = " ".join(question.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
         now = utcnow()
         answer_id = str(uuid.uuid4())
-        with self._sessions.begin() as session:
+        sessions, messages = cast(Table, SessionRow.__table__), cast(Table, MessageRow.__table__)
+        # Core statements on one connection: this runs for every question, cached or not, and
+        # the ORM's unit of work would cost more than the answer from the cache.
+        with self._writing, self._engine.begin() as connection:
             if session_id is None:
                 session_id = str(uuid.uuid4())
-                session.execute(
-                    insert(SessionRow).values(
+                connection.execute(
+                    insert(sessions).values(
                         id=session_id, owner=owner, title=title, created_at=now, updated_at=now
                     )
                 )
             else:
-                conversation = session.get(SessionRow, session_id)
-                if conversation is None:
+                found = connection.execute(
+                    select(sessions.c.title).where(sessions.c.id == session_id)
+                ).first()
+                if found is None:
                     raise SessionNotFound(f"session {session_id} not found")
-                last = session.scalar(
-                    select(func.max(MessageRow.created_at)).where(
-                        MessageRow.session_id == session_id
+                last = connection.scalar(
+                    select(func.max(messages.c.created_at)).where(
+                        messages.c.session_id == session_id
                     )
                 )
                 if last is not None and now <= last:
                     now = last + _TICK
-                conversation.title = conversation.title or title
-                conversation.updated_at = now + _TICK
-            common: dict[str, Any] = {"session_id": session_id, "citations": [], "grounded": None}
-            session.execute(
-                insert(MessageRow),
+                connection.execute(
+                    update(sessions)
+                    .where(sessions.c.id == session_id)
+                    .values(title=found.title or title, updated_at=now + _TICK)
+                )
+            connection.execute(
+                insert(messages),
                 [
+                    _message_row(session_id, str(uuid.uuid4()), "user", question, now),
                     {
-                        **common,
-                        "id": str(uuid.uuid4()),
-                        "role": "user",
-                        "content": question,
-                        "latency_ms": None,
-                        "generator": None,
-                        "created_at": now,
-                    },
-                    {
-                        **common,
-                        "id": answer_id,
-                        "role": "assistant",
-                        "content": answer,
+                        **_message_row(session_id, answer_id, "assistant", answer, now + _TICK),
                         "citations": [dict(c) for c in citations],
                         "grounded": grounded,
                         "latency_ms": latency_ms,
                         "generator": generator,
-                        "created_at": now + _TICK,
                     },
                 ],
             )
@@ -261,7 +259,7 @@ class ChatRepository:
             return self._upsert_feedback(message_id, rating, comment)
 
     def _upsert_feedback(self, message_id: str, rating: int, comment: str | None) -> FeedbackRow:
-        with self._sessions.begin() as session:
+        with self._writing, self._sessions.begin() as session:
             message = session.get(MessageRow, message_id)
             if message is None:
                 raise NotFound(f"message {message_id} not found")
@@ -304,3 +302,19 @@ class ChatRepository:
                     counts[key] += count
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:limit]
+
+
+def _message_row(
+    session_id: str, message_id: str, role: str, content: str, at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "session_id": session_id,
+        "role": role,
+        "content": content,
+        "citations": [],
+        "grounded": None,
+        "latency_ms": None,
+        "generator": None,
+        "created_at": at,
+    }

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def write_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """What a writing transaction holds on ``engine`` within this process.
+
+    SQLite lets one writer in at a time. A second thread that finds the lock taken does not
+    wait on a queue: it sleeps in steps of up to 100 ms, and under load such naps are most of
+    its latency. Threads of one process therefore take turns on a ``threading.Lock`` instead.
+    They still meet other processes' writers in SQLite. PostgreSQL needs no such lock, and gets
+    a no-op.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _LOCKS_LOCK:
+        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
 
 
 def session_factory(engine: Engine) -> sessionmaker[Any]:

@@ -231,8 +231,11 @@ class DocumentRepository:
 
     def index_version(self) -> str:
         """A number that goes up with every change to what is indexed (see ``IndexStateRow``)."""
-        with self._sessions() as session:
-            version = session.scalar(select(IndexStateRow.version).where(IndexStateRow.id == 1))
+        # A plain connection, not an ORM session: every question reads this.
+        with self._sessions.kw["bind"].connect() as connection:
+            version = connection.scalar(
+                select(IndexStateRow.version).where(IndexStateRow.id == 1)
+            )
         return str(version or 0)
 
     def counts(self) -> dict[str, int]:
