@@ -61,7 +61,8 @@ class Chunk:
 
     @property
     def url(self) -> str:
-        return reader_url(self.source, self.anchor)
+        """Where the reader shows it; empty for text of no document (a reader's selection)."""
+        return reader_url(self.source, self.anchor) if self.document_id else ""
 
     @property
     def heading(self) -> str:

@@ -113,6 +113,7 @@ def test_selected_text_answers_from_the_selection(container: Container, corpus: 
     answer = container.answerer.ask("Where does the cat sleep?", selected_text=selection)
     assert answer.grounded
     assert answer.citations[0].source == "selection"
+    assert answer.citations[0].url == ""  # no document page to open for a selection
     assert "lamp gallery" in answer.answer
 
 
