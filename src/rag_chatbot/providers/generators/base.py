@@ -54,6 +54,32 @@ class ChatModel(Protocol):
     def check(self) -> None: ...
 
 
+class RetryingModel:
+    """``stream`` and ``complete`` with the retry rule, around a vendor's single attempts.
+
+    Subclasses set ``name`` and ``_retry`` and write ``_stream_once`` and ``_complete_once``.
+    """
+
+    name: str
+    _retry: RetryPolicy
+
+    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str]:
+        return stream_with_retries(
+            lambda: self._stream_once(messages, max_tokens), self._retry, provider=self.name
+        )
+
+    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> str:
+        return call_with_retries(
+            lambda: self._complete_once(messages, max_tokens), self._retry, provider=self.name
+        )
+
+    def _stream_once(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _complete_once(self, messages: Sequence[Message], max_tokens: int) -> str:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to wait before asking again after a retryable failure.

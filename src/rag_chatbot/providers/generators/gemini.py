@@ -17,12 +17,7 @@ import httpx
 import httpx2
 
 from rag_chatbot.errors import ProviderError, ProviderTimeout, ProviderUnavailable
-from rag_chatbot.providers.generators.base import (
-    Message,
-    RetryPolicy,
-    call_with_retries,
-    stream_with_retries,
-)
+from rag_chatbot.providers.generators.base import Message, RetryingModel, RetryPolicy
 
 if TYPE_CHECKING:
     from google.genai import types
@@ -32,7 +27,7 @@ _TIMEOUTS = (httpx.TimeoutException, httpx2.TimeoutException)
 _TRANSPORT = (httpx.TransportError, httpx2.TransportError)
 
 
-class GeminiChatModel:
+class GeminiChatModel(RetryingModel):
     """Gemini's ``generateContent`` / ``streamGenerateContent`` (see ``base.ChatModel``).
 
     ``timeout`` bounds each HTTP request to Gemini, in seconds.
@@ -62,16 +57,6 @@ class GeminiChatModel:
         )
         self._check_options = types.HttpOptions(
             base_url=base_url, timeout=int(CHECK_TIMEOUT_SECONDS * 1000)
-        )
-
-    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str]:
-        return stream_with_retries(
-            lambda: self._stream_once(messages, max_tokens), self._retry, provider=self.name
-        )
-
-    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> str:
-        return call_with_retries(
-            lambda: self._complete_once(messages, max_tokens), self._retry, provider=self.name
         )
 
     def check(self) -> None:

@@ -15,12 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from rag_chatbot.errors import ProviderError, ProviderTimeout, ProviderUnavailable
-from rag_chatbot.providers.generators.base import (
-    Message,
-    RetryPolicy,
-    call_with_retries,
-    stream_with_retries,
-)
+from rag_chatbot.providers.generators.base import Message, RetryingModel, RetryPolicy
 
 if TYPE_CHECKING:
     import openai
@@ -30,7 +25,7 @@ CHECK_TIMEOUT_SECONDS = 1.0  # inside the 2 s budget of a health probe
 _NO_KEY = "not-needed"
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(RetryingModel):
     """Chat completions from an OpenAI-compatible server (see ``base.ChatModel``).
 
     ``timeout`` bounds connecting and each wait for the server (the first token, then every
@@ -61,16 +56,6 @@ class OpenAIChatModel:
             api_key=api_key or _NO_KEY,
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
             max_retries=0,
-        )
-
-    def stream(self, messages: Sequence[Message], *, max_tokens: int) -> Iterator[str]:
-        return stream_with_retries(
-            lambda: self._stream_once(messages, max_tokens), self._retry, provider=self.name
-        )
-
-    def complete(self, messages: Sequence[Message], *, max_tokens: int) -> str:
-        return call_with_retries(
-            lambda: self._complete_once(messages, max_tokens), self._retry, provider=self.name
         )
 
     def check(self) -> None:
