@@ -233,9 +233,7 @@ class DocumentRepository:
         """A number that goes up with every change to what is indexed (see ``IndexStateRow``)."""
         # A plain connection, not an ORM session: every question reads this.
         with self._sessions.kw["bind"].connect() as connection:
-            version = connection.scalar(
-                select(IndexStateRow.version).where(IndexStateRow.id == 1)
-            )
+            version = connection.scalar(select(IndexStateRow.version).where(IndexStateRow.id == 1))
         return str(version or 0)
 
     def counts(self) -> dict[str, int]:
