@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rag_chatbot.answering.base import StreamItem, Turn, stream_finished
-from rag_chatbot.answering.sentences import split_sentences
+from rag_chatbot.answering.sentences import looks_like_heading, split_sentences
 from rag_chatbot.domain import Answer, Citation, ScoredChunk
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.retrieval.lexical import LexicalEncoder
@@ -93,7 +93,7 @@ class ExtractiveGenerator:
             (i, j, text, query_terms & set(self._lexical.encode_query(text).indices))
             for i, p in enumerate(passages)
             for j, text in enumerate(split_sentences(p.chunk.text))
-            if len(text.split()) >= 3
+            if len(text.split()) >= 3 and not looks_like_heading(text)
         ]
         sharing = [u for u in units if u[3]]
         if sharing:

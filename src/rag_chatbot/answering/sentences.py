@@ -31,6 +31,20 @@ def split_sentences(text: str) -> list[str]:
     return units
 
 
+_HEADING_LIKE = re.compile(r"^[A-Z][\w ,'\u2019&-]*$")
+_MAX_HEADING_WORDS = 8
+
+
+def looks_like_heading(unit: str) -> bool:
+    """A short line of plain words with no closing punctuation: a title or label, not a claim.
+
+    Plain-text files carry their headings as such lines ("Brewing green tea"); quoted in an
+    answer they run into the next sentence. Code, commands and list items contain other
+    characters and are kept.
+    """
+    return len(unit.split()) <= _MAX_HEADING_WORDS and bool(_HEADING_LIKE.match(unit))
+
+
 def _is_structured(lines: list[str]) -> bool:
     """Code, tables and lists: line breaks carry meaning."""
     marks = sum(1 for ln in lines if ln.startswith(("- ", "  ", "\t")) or " | " in ln)

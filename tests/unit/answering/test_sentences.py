@@ -1,4 +1,4 @@
-from rag_chatbot.answering.sentences import split_sentences
+from rag_chatbot.answering.sentences import looks_like_heading, split_sentences
 
 
 def test_prose_splits_into_sentences() -> None:
@@ -28,3 +28,16 @@ def test_long_units_are_clipped() -> None:
     long = "word " * 300
     (unit,) = split_sentences(long)
     assert len(unit) < 620 and unit.endswith("…")
+
+
+def test_heading_like_lines_are_told_from_statements() -> None:
+    for heading in ("Brewing green tea", "Lamp maintenance", "Fog signals and bells"):
+        assert looks_like_heading(heading)
+    for statement in (
+        "Green tea is brewed at 80 degrees.",
+        'rag-chatbot ask "How do I create an AUTOINCREMENT field?"',
+        "CREATE TABLE t(a INTEGER PRIMARY KEY)",
+        "- use WAL mode",
+        "The keeper lights the lamp at dusk and trims the wick before the watch begins",
+    ):
+        assert not looks_like_heading(statement), statement
