@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -176,6 +177,39 @@ def test_quickstart_indexes_the_docs_and_answers_with_citations(tmp_path: Path) 
     assert "failed 0" in result.stdout
     assert "[1]" in result.stdout
     assert "/read/getting-started.md#" in result.stdout
+
+
+def test_quickstart_serve_opens_the_reader_on_what_it_indexed(tmp_path: Path) -> None:
+    from servers import free_port, stop
+
+    port = free_port()
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data")}
+    with (tmp_path / "out.txt").open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rag_chatbot", "quickstart", "--serve", "--port", str(port)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                library = httpx.get(base + "/", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            raise AssertionError((tmp_path / "out.txt").read_text())
+        assert library.status_code == 200 and "Getting started" in library.text
+        asked = httpx.post(base + "/api/chat", json={"message": "How do I ingest a folder?"})
+        assert asked.json()["citations"][0]["url"].startswith("/read/getting-started.md#")
+    finally:
+        # A graceful stop: uvicorn shuts down, then re-raises the SIGTERM it caught.
+        assert stop(process) in (0, -signal.SIGTERM)
+    printed = (tmp_path / "out.txt").read_text()
+    assert "[1]" in printed and f"http://127.0.0.1:{port}/" in printed
 
 
 def test_text_output_lists_failures_and_skipped_files(tmp_path: Path, fixture_corpus: Path) -> None:

@@ -158,7 +158,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the HTTP API (and, later, the reader) on one port."""
+    """Serve the HTTP API, the web reader (/) and the chat widget on one port."""
     import os
 
     import uvicorn
@@ -211,6 +211,10 @@ def quickstart(
     docs: Annotated[
         Path | None, typer.Argument(help="Documents to index (default: this project's docs/).")
     ] = None,
+    serve_after: Annotated[
+        bool, typer.Option("--serve", help="Then serve the reader and chat (until Ctrl-C).")
+    ] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port for --serve.")] = 8000,
 ) -> None:
     """Index this project's own documentation and answer a question about it."""
     target = docs or _project_docs()
@@ -224,6 +228,11 @@ def quickstart(
     out.print(
         'Ask your own: rag-chatbot ask "…"   ·   index your documents: rag-chatbot ingest DIR'
     )
+    if serve_after:
+        out.print(f"Reader and chat: http://127.0.0.1:{port}/  (Ctrl-C stops)", highlight=False)
+        serve(host="127.0.0.1", port=port, workers=1)
+    else:
+        out.print("Read and chat in the browser: rag-chatbot serve, then http://127.0.0.1:8000/")
 
 
 def _project_docs() -> Path:
