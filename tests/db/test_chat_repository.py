@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -224,3 +225,39 @@ def test_add_exchange_stores_a_question_and_answer_in_one_go(
     with pytest.raises(SessionNotFound):
         chat.add_exchange("no-such-session", None, "q", "a")
     assert _count(sessions, MessageRow) == before  # nothing half-written
+
+
+def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
+    """The write lock holds across processes (flock), so writers queue instead of napping."""
+    import subprocess
+    import sys
+    import time
+
+    from rag_chatbot.config import Settings
+    from rag_chatbot.db.engine import create_db_engine, write_lock
+
+    database = tmp_path / "chat.db"
+    holder = (
+        "import sys, time\n"
+        "from rag_chatbot.config import Settings\n"
+        "from rag_chatbot.db.engine import create_db_engine, write_lock\n"
+        "engine = create_db_engine(Settings(database_url=sys.argv[1], environment='development'))\n"
+        "with write_lock(engine):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(1.0)\n"
+    )
+    url = f"sqlite:///{database}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", holder, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "held"
+        engine = create_db_engine(Settings(database_url=url, environment="development"))  # type: ignore[call-arg]
+        started = time.monotonic()
+        with write_lock(engine):
+            waited = time.monotonic() - started
+        assert waited > 0.5  # it waited for the other process to let go
+        assert (tmp_path / "chat.db.write-lock").exists()
+        engine.dispose()
+    finally:
+        process.wait(timeout=30)
