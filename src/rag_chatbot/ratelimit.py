@@ -60,10 +60,11 @@ class RateLimiter:
         }
         return cls(store, {scope: Limit(*parse_rate(rate)) for scope, rate in rates.items()})
 
-    def check(self, scope: str, identities: list[str], now: float | None = None) -> Decision:
+    async def check(self, scope: str, identities: list[str], now: float | None = None) -> Decision:
         """Count one request of ``scope`` against each identity (``ip:…``, ``user:…``).
 
-        Refused when any identity is over its limit.
+        Refused when any identity is over its limit. ``async``: the ASGI middleware calls it
+        for every request, and Redis must not block the event loop.
         """
         limit = self._limits[scope]
         now = time.time() if now is None else now
@@ -71,33 +72,16 @@ class RateLimiter:
         reset_after = max(1, math.ceil((window + 1) * limit.seconds - now))
         keys = [f"ratelimit:{scope}:{who}:{window}" for who in identities]
         try:
-            counts = self._store.incr_many(keys, ttl=limit.seconds + 1)
-        except StoreUnavailable:
-            counts = self._fallback.incr_many(keys, ttl=limit.seconds + 1)
-        return _decision(limit, counts, reset_after)
-
-    async def acheck(self, scope: str, identities: list[str]) -> Decision:
-        """``check`` without blocking the event loop on Redis (for the ASGI middleware)."""
-        limit = self._limits[scope]
-        now = time.time()
-        window = int(now // limit.seconds)
-        reset_after = max(1, math.ceil((window + 1) * limit.seconds - now))
-        keys = [f"ratelimit:{scope}:{who}:{window}" for who in identities]
-        try:
             counts = await self._store.aincr_many(keys, ttl=limit.seconds + 1)
         except StoreUnavailable:
             counts = self._fallback.incr_many(keys, ttl=limit.seconds + 1)
-        return _decision(limit, counts, reset_after)
-
-
-def _decision(limit: Limit, counts: list[int], reset_after: int) -> Decision:
-    worst = max(counts, default=0)
-    return Decision(
-        allowed=worst <= limit.count,
-        limit=limit.count,
-        remaining=max(0, limit.count - worst),
-        reset_after=reset_after,
-    )
+        worst = max(counts, default=0)
+        return Decision(
+            allowed=worst <= limit.count,
+            limit=limit.count,
+            remaining=max(0, limit.count - worst),
+            reset_after=reset_after,
+        )
 
 
 def scope_of(method: str, path: str) -> str | None:

@@ -36,10 +36,11 @@ def test_get_set_expire_delete(store: KeyValueStore) -> None:
     assert store.get("a") is None
 
 
-def test_counters_keep_their_first_expiry(store: KeyValueStore) -> None:
+@pytest.mark.anyio
+async def test_counters_keep_their_first_expiry(store: KeyValueStore) -> None:
     assert store.incr("n", ttl=1) == 1
     assert store.incr("n", 5, ttl=100) == 6
-    assert store.incr_many(["n", "m"], ttl=1) == [7, 1]
+    assert await store.aincr_many(["n", "m"], ttl=1) == [7, 1]
     time.sleep(1.3)
     assert store.get("n") is None  # the later, longer ttl did not extend it
 
@@ -83,17 +84,20 @@ def test_parse_rate() -> None:
             parse_rate(bad)
 
 
-def test_rate_limiter_windows_per_identity() -> None:
+@pytest.mark.anyio
+async def test_rate_limiter_windows_per_identity() -> None:
     limiter = RateLimiter(MemoryStore(), {"chat": Limit(2, 60)})
     t = 6000.0  # the start of a window
-    assert limiter.check("chat", ["ip:a"], now=t).remaining == 1
-    assert limiter.check("chat", ["ip:a", "user:u"], now=t + 1).allowed
-    last = limiter.check("chat", ["ip:b", "user:u"], now=t + 2)
+    assert (await limiter.check("chat", ["ip:a"], now=t)).remaining == 1
+    assert (await limiter.check("chat", ["ip:a", "user:u"], now=t + 1)).allowed
+    last = await limiter.check("chat", ["ip:b", "user:u"], now=t + 2)
     assert last.allowed and last.remaining == 0
-    refused = limiter.check("chat", ["ip:c", "user:u"], now=t + 2)  # a new IP; the user is over
+    refused = await limiter.check(
+        "chat", ["ip:c", "user:u"], now=t + 2
+    )  # a new IP; the user is over
     assert not refused.allowed and refused.reset_after == 58
     assert dict(refused.headers())[b"retry-after"] == b"58"
-    assert limiter.check("chat", ["ip:a"], now=t + 60).allowed  # a new window
+    assert (await limiter.check("chat", ["ip:a"], now=t + 60)).allowed  # a new window
 
 
 def test_budget_of_each_route() -> None:

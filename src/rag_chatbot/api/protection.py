@@ -94,7 +94,7 @@ class RateLimits:
         user = self._user(scope)
         if user:
             identities.append(f"user:{user}")
-        decision = await self.limiter.acheck(budget, identities)
+        decision = await self.limiter.check(budget, identities)
         if not decision.allowed:
             record_rate_limited(budget)
             response = error_response(

@@ -31,12 +31,8 @@ class KeyValueStore(Protocol):
         """Add ``amount``; a new key expires after ``ttl`` (an existing one keeps its expiry)."""
         ...
 
-    def incr_many(self, keys: list[str], ttl: float) -> list[int]:
-        """``incr`` each key by one, in one round trip."""
-        ...
-
     async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:
-        """``incr_many`` without blocking the event loop (for ASGI middleware)."""
+        """``incr`` each key by one, in one round trip, without blocking the event loop."""
         ...
 
     async def aexists(self, key: str) -> bool:

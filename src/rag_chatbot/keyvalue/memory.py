@@ -69,6 +69,7 @@ class MemoryStore:
             return value
 
     def incr_many(self, keys: list[str], ttl: float) -> list[int]:
+        """``incr`` each key by one (the rate limiter's fallback calls it directly)."""
         return [self.incr(key, 1, ttl) for key in keys]
 
     async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:

@@ -112,17 +112,6 @@ class RedisStore:
         except redis.RedisError as exc:
             raise self._failed(exc) from exc
 
-    def incr_many(self, keys: list[str], ttl: float) -> list[int]:
-        self._guard()
-        try:
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipe.incr(self._prefix + key)
-                pipe.expire(self._prefix + key, max(1, int(ttl)), nx=True)
-            return [int(v) for v in pipe.execute()[::2]]
-        except redis.RedisError as exc:
-            raise self._failed(exc) from exc
-
     def _async_client(self) -> aioredis.Redis:
         """A client of the running event loop's own (asyncio connections belong to one loop)."""
         loop = asyncio.get_running_loop()
