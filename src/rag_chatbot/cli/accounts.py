@@ -16,10 +16,10 @@ from rich.console import Console
 
 from rag_chatbot.auth.users import UserRepository
 from rag_chatbot.cache import ResponseCache
+from rag_chatbot.cli.failures import fail, reported
 from rag_chatbot.config import Settings, load_settings
 from rag_chatbot.db.engine import create_db_engine, session_factory
 from rag_chatbot.db.migrate import upgrade_to_head
-from rag_chatbot.errors import RagChatbotError
 from rag_chatbot.keyvalue import StoreUnavailable, build_store
 
 users_app = typer.Typer(help="Accounts: readers and admins.", no_args_is_help=True)
@@ -28,16 +28,9 @@ _out = Console()
 _err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err.print(f"error: {message}", style="red", markup=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _settings() -> Settings:
-    try:
+    with reported(2):
         return load_settings()
-    except RagChatbotError as exc:
-        raise _fail(str(exc), 2) from exc
 
 
 @contextmanager
@@ -64,11 +57,8 @@ def create_user(
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        with _users() as users:
-            row = users.create(username, password, "admin" if admin else "reader")
-    except RagChatbotError as exc:
-        raise _fail(str(exc)) from exc
+    with reported(1), _users() as users:
+        row = users.create(username, password, "admin" if admin else "reader")
     _out.print(f"created {row.role} {row.username} ({row.id})", markup=False)
 
 
@@ -79,12 +69,9 @@ def set_role(
 ) -> None:
     """Change an account's role."""
     if role not in ("reader", "admin"):
-        raise _fail("role must be reader or admin", 2)
-    try:
-        with _users() as users:
-            row = users.set_role(username, "admin" if role == "admin" else "reader")
-    except RagChatbotError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail("role must be reader or admin", 2)
+    with reported(1), _users() as users:
+        row = users.set_role(username, "admin" if role == "admin" else "reader")
     _out.print(f"{row.username} is now {row.role}", markup=False)
 
 
@@ -106,7 +93,7 @@ def cache_stats(as_json: bool = typer.Option(False, "--json", help="Print a JSON
     try:
         stats = _cache().stats()
     except StoreUnavailable as exc:
-        raise _fail(f"the cache store is unreachable: {exc}") from exc
+        raise fail(f"the cache store is unreachable: {exc}") from exc
     if as_json:
         print(json.dumps(stats))
         return
@@ -120,5 +107,5 @@ def cache_clear() -> None:
     try:
         removed = _cache().clear()
     except StoreUnavailable as exc:
-        raise _fail(f"the cache store is unreachable: {exc}") from exc
+        raise fail(f"the cache store is unreachable: {exc}") from exc
     _out.print(f"cleared {removed} cached answers", markup=False)

@@ -7,8 +7,6 @@ cannot be reached), with the reason on standard error; 2 a bad setting.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from rag_chatbot.cli.failures import reported
 from rag_chatbot.config import Settings, load_settings
-from rag_chatbot.errors import ConfigError, RagChatbotError
 
 _out = Console()
 _err = Console(stderr=True)
@@ -25,20 +23,8 @@ _err = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
-@contextmanager
-def _reported() -> Iterator[None]:
-    try:
-        yield
-    except ConfigError as exc:
-        _err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
-    except RagChatbotError as exc:
-        _err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
-
-
 def _settings() -> Settings:
-    with _reported():
+    with reported(1, config_code=2):
         return load_settings()
 
 
@@ -53,7 +39,7 @@ def backup(
     from rag_chatbot.ops.backup import create_backup
 
     settings = _settings()
-    with _reported():
+    with reported(1, config_code=2):
         summary = create_backup(settings, file)
     if as_json:
         _out.file.write(json.dumps(summary) + "\n")
@@ -86,7 +72,7 @@ def restore(
     from rag_chatbot.ops.restore import restore_backup
 
     settings = _settings()
-    with _reported():
+    with reported(1, config_code=2):
         if as_json or not _err.is_terminal:
             summary = restore_backup(settings, file, force=force)
         else:

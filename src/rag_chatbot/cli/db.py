@@ -6,21 +6,17 @@ import typer
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
+from rag_chatbot.cli.failures import reported
 from rag_chatbot.config import load_settings
 from rag_chatbot.db.migrate import current_revision, head_revision, upgrade_to_head
-from rag_chatbot.errors import RagChatbotError
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 _out = Console()
-_err = Console(stderr=True)
 
 
 def _database_url() -> str:
-    try:
+    with reported(2):
         return load_settings().resolved_database_url
-    except RagChatbotError as exc:
-        _err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
 
 
 def _shown(url: str) -> str:
@@ -31,11 +27,8 @@ def _shown(url: str) -> str:
 def upgrade() -> None:
     """Migrate the database to the newest schema (adopts a database made without migrations)."""
     url = _database_url()
-    try:
+    with reported(1):
         revision = upgrade_to_head(url)
-    except RagChatbotError as exc:
-        _err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
     _out.print(
         f"{_shown(url)}: at revision {revision} (head)",
         highlight=False,
@@ -48,11 +41,8 @@ def upgrade() -> None:
 def current() -> None:
     """Print the database's schema revision and whether it is the newest."""
     url = _database_url()
-    try:
+    with reported(1):
         revision = current_revision(url)
-    except RagChatbotError as exc:
-        _err.print(f"error: {exc}", style="red", markup=False, soft_wrap=True)
-        raise typer.Exit(1) from exc
     head = head_revision()
     if revision is None:
         state = "not migrated (run: rag-chatbot db upgrade)"

@@ -16,10 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rag_chatbot.cli.accounts import cache_app, users_app
 from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
+from rag_chatbot.cli.failures import reported
 from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
-from rag_chatbot.errors import RagChatbotError
 
 app = typer.Typer(
     help="Answer questions from your documents, with citations.", no_args_is_help=True
@@ -35,16 +35,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of te
 
 @contextmanager
 def _container() -> Iterator[Container]:
-    try:
+    with reported(2):
         container = build_container(load_settings())
-    except RagChatbotError as exc:
-        err.print(f"error: {exc}", style="red", markup=False)
-        raise typer.Exit(2) from exc
     try:
-        yield container
-    except RagChatbotError as exc:
-        err.print(f"error: {exc}", style="red", markup=False)
-        raise typer.Exit(1) from exc
+        with reported(1):
+            yield container
     finally:
         container.close()
 
@@ -169,7 +164,7 @@ def serve(
     # Concurrent requests already keep the cores busy; a model call that also spreads over them
     # only contends (measured: 2 workers went from 35 to 71 requests/s). Ingest keeps them all.
     os.environ.setdefault("EMBEDDING_THREADS", "1")
-    with _startup_errors():
+    with reported(2):
         settings = load_settings()
     configure_logging(settings.log_dir, settings.log_level)
     if workers > 1:
@@ -183,7 +178,7 @@ def serve(
     with ExitStack() as shared:
         if workers > 1 and not settings.qdrant_url:
             # The embedded index opens in one process only: this one, serving it to the workers.
-            with _startup_errors():
+            with reported(2):
                 shared.enter_context(shared_vector_store(settings))
         uvicorn.run(
             "rag_chatbot.api.app:app_from_environment",
@@ -194,16 +189,6 @@ def serve(
             log_config=None,
             access_log=False,
         )
-
-
-@contextmanager
-def _startup_errors() -> Iterator[None]:
-    """A ``RagChatbotError`` while starting: its message on stderr and exit status 2."""
-    try:
-        yield
-    except RagChatbotError as exc:
-        err.print(f"error: {exc}", style="red", markup=False)
-        raise typer.Exit(2) from exc
 
 
 @app.command()
