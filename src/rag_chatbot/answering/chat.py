@@ -97,8 +97,7 @@ class ChatService:
         started = time.perf_counter()
         history = self._history(session_id, owner)
         query = self._rewriter.rewrite(message, history)
-        key = self._cache_key(message, selected_text, query)
-        found = self._cache.get(key) if self._cache is not None and key is not None else None
+        key, found = self._lookup(message, selected_text, query)
         if found is not None:
             items = stream_finished(found)
         else:
@@ -183,22 +182,28 @@ class ChatService:
         )
         if self._cache.contains(key):
             return False
-        answer = self._answerer.ask(question)
-        if answer.generator == self._answerer.generator_name:
-            self._cache.put(key, answer)
+        self._keep(key, self._answerer.ask(question))
         return True
 
     def _answer(
         self, message: str, selected_text: str | None, query: str, history: list[Turn]
     ) -> tuple[Answer, bool]:
         """The answer and whether it came from the cache (looked up, else computed and kept)."""
-        key = self._cache_key(message, selected_text, query)
-        found = self._cache.get(key) if self._cache is not None and key is not None else None
+        key, found = self._lookup(message, selected_text, query)
         if found is not None:
             return found, True
         answer = self._answerer.ask(message, selected_text, retrieval_query=query, history=history)
         self._keep(key, answer)
         return answer, False
+
+    def _lookup(
+        self, message: str, selected_text: str | None, query: str
+    ) -> tuple[str | None, Answer | None]:
+        """The cache key for this question and the answer cached under it, if any."""
+        key = self._cache_key(message, selected_text, query)
+        if self._cache is None or key is None:
+            return key, None
+        return key, self._cache.get(key)
 
     def _cache_key(self, message: str, selected_text: str | None, query: str) -> str | None:
         """The response cache's key for this question; None when nothing is cached."""
