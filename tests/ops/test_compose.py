@@ -26,9 +26,7 @@ SERVICES = {"backend", "frontend", "postgres", "redis", "qdrant"}
 # Read by uvicorn (proxy headers), not by Settings.
 NOT_SETTINGS = {"FORWARDED_ALLOW_IPS", "POSTGRES_PASSWORD"}
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("docker-compose") is None, reason="apt-get install docker-compose"
-)
+pytestmark = pytest.mark.usefixtures("docker_compose_installed")
 
 
 @pytest.fixture

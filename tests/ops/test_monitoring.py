@@ -31,7 +31,7 @@ PROMTOOL = shutil.which("promtool")
 EXTERNAL = re.compile(r"^(up|kubelet_volume_stats_\w+)$")
 METRIC = re.compile(r"\b(up|kubelet_volume_stats_\w+|http_\w+|rag_chatbot_\w+)\b")
 
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="apt-get install prometheus")
+needs_promtool = pytest.mark.usefixtures("promtool_installed")
 
 
 def promtool(*args: str, cwd: Path = MONITORING) -> subprocess.CompletedProcess[str]:

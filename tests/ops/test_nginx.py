@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx" / "rag-chatbot.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
-pytestmark = pytest.mark.skipif(not Path(NGINX).exists(), reason="apt-get install nginx")
+pytestmark = pytest.mark.usefixtures("nginx_installed")
 
 
 def write_config(prefix: Path, backend_port: int, listen_port: int) -> Path:

