@@ -143,6 +143,35 @@ class VectorStoreContract:
         assert sparse == []  # neither of those passages has the word
         assert store.search_dense(query, limit=10, within=set()) == []
 
+    def test_score_ranks_like_search_without_the_chunks(self, store: VectorStore) -> None:
+        points = corpus()
+        store.upsert(points)
+        query = (0.01, 0.1, 1.0, 0.3, 0.05, 0.0, 0.0, 0.0)  # no two passages tie
+        sparse = _ENCODER.encode_query("database index")
+        far = {points[0].chunk.id, points[4].chunk.id}
+        for search, score, q in (
+            (store.search_dense, store.score_dense, query),
+            (store.search_sparse, store.score_sparse, sparse),
+        ):
+            for within in (None, far):
+                expected = [(h.chunk.id, h.score) for h in search(q, 4, within)]  # type: ignore[operator]
+                found = score(q, 4, within)  # type: ignore[operator]
+                assert [cid for cid, _ in found] == [cid for cid, _ in expected]
+                assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
+        assert store.score_dense(query, 3, within=set()) == []
+        assert store.score_sparse(_ENCODER.encode_query("the of and"), 3) == []
+
+    def test_chunks_gives_the_chunks_of_existing_ids(self, store: VectorStore) -> None:
+        points = corpus()
+        store.upsert(points)
+        store.delete([points[2].chunk.id])
+        wanted = [points[0].chunk.id, points[2].chunk.id, points[4].chunk.id, str(uuid.uuid4())]
+
+        found = store.chunks(wanted)
+
+        assert found == {points[0].chunk.id: points[0].chunk, points[4].chunk.id: points[4].chunk}
+        assert store.chunks([]) == {}
+
     def test_limit_is_respected(self, store: VectorStore) -> None:
         store.upsert(corpus())
 

@@ -30,22 +30,32 @@ class Ranked:
 
 
 def fuse_scores(rankings: Sequence[Ranked]) -> list[ScoredChunk]:
+    """``fuse_id_scores`` over whole hits (the chunk of each fused id is kept)."""
+    chunks = {hit.chunk.id: hit.chunk for ranked in rankings for hit in ranked.hits}
+    fused = fuse_id_scores(
+        [([(hit.chunk.id, hit.score) for hit in ranked.hits], ranked.weight) for ranked in rankings]
+    )
+    return [ScoredChunk(chunks[cid], total) for cid, total in fused]
+
+
+def fuse_id_scores(
+    rankings: Sequence[tuple[Sequence[tuple[str, float]], float]],
+) -> list[tuple[str, float]]:
     """Weighted sum of each list's scores divided by that list's best score.
 
-    A chunk missing from a list gets 0 from it. Ties break by chunk id, so the result does not
-    depend on the order of the inputs.
+    ``rankings`` holds, per retriever, its ``(chunk id, score)`` pairs and its weight. A chunk
+    missing from a list gets 0 from it. Ties break by chunk id, so the result does not depend
+    on the order of the inputs.
     """
     totals: dict[str, float] = {}
-    chunks: dict[str, ScoredChunk] = {}
-    for ranked in rankings:
-        best = max((h.score for h in ranked.hits), default=0.0)
+    for pairs, weight in rankings:
+        best = max((score for _, score in pairs), default=0.0)
         if best <= 0:
             continue
-        for hit in ranked.hits:
-            chunks.setdefault(hit.chunk.id, hit)
-            totals[hit.chunk.id] = totals.get(hit.chunk.id, 0.0) + ranked.weight * hit.score / best
+        for cid, score in pairs:
+            totals[cid] = totals.get(cid, 0.0) + weight * score / best
     order = sorted(totals, key=lambda cid: (-totals[cid], cid))
-    return [ScoredChunk(chunks[cid].chunk, totals[cid]) for cid in order]
+    return [(cid, totals[cid]) for cid in order]
 
 
 def fuse_reciprocal_rank(rankings: Sequence[Ranked], k: int = 60) -> list[ScoredChunk]:

@@ -10,7 +10,7 @@ from rag_chatbot.domain import ScoredChunk
 from rag_chatbot.errors import ProviderError, RetrievalError
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
-from rag_chatbot.retrieval.fusion import Ranked, fuse_scores
+from rag_chatbot.retrieval.fusion import fuse_id_scores
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 
@@ -54,25 +54,27 @@ class HybridRetriever:
         try:
             vector = self._embedder.embed([query])[0].tolist()
             sparse_query = self._lexical.encode_query(query)
-            dense = self._store.search_dense(vector, limit)
-            lexical = self._store.search_sparse(sparse_query, limit)
+            # Rank on ids and scores only: reading payloads is most of a search's cost, so
+            # only the top_k chunks that are kept are read (one ``chunks`` call at the end).
+            dense = self._store.score_dense(vector, limit)
+            lexical = self._store.score_sparse(sparse_query, limit)
             # Each list only scored its own top hits; score the other list's hits too, so a
             # passage is never fused as if one retriever had given it zero.
-            union = {h.chunk.id for h in dense} | {h.chunk.id for h in lexical}
-            dense += self._store.search_dense(vector, limit, within=_missing(union, dense))
-            lexical += self._store.search_sparse(
-                sparse_query, limit, within=_missing(union, lexical)
-            )
+            union = _ids(dense) | _ids(lexical)
+            dense += self._store.score_dense(vector, limit, within=union - _ids(dense))
+            lexical += self._store.score_sparse(sparse_query, limit, within=union - _ids(lexical))
+            visible = self._repo.committed(union)
+            dense = [(cid, s) for cid, s in dense if cid in visible]
+            lexical = [(cid, s) for cid, s in lexical if cid in visible]
+            fused = fuse_id_scores([(dense, 1.0), (lexical, self._lexical_weight)])[:top_k]
+            chunks = self._store.chunks([cid for cid, _ in fused])
         except ProviderError as exc:
             raise RetrievalError(f"search failed: {exc}") from exc
-        visible = self._repo.committed(union)
-        dense = [h for h in dense if h.chunk.id in visible]
-        lexical = [h for h in lexical if h.chunk.id in visible]
-        fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, self._lexical_weight)])
         return RetrievalResult(
-            hits=fused[:top_k],
-            dense_best=max((h.score for h in dense), default=0.0),
-            lexical_best=max((h.score for h in lexical), default=0.0),
+            # A chunk deleted since it was scored is left out.
+            hits=[ScoredChunk(chunks[cid], score) for cid, score in fused if cid in chunks],
+            dense_best=max((s for _, s in dense), default=0.0),
+            lexical_best=max((s for _, s in lexical), default=0.0),
             query_vector=vector,
         )
 
@@ -84,5 +86,5 @@ class HybridRetriever:
         return [h for h in hits if h.chunk.id in visible]
 
 
-def _missing(union: set[str], hits: list[ScoredChunk]) -> set[str]:
-    return union - {h.chunk.id for h in hits}
+def _ids(pairs: list[tuple[str, float]]) -> set[str]:
+    return {cid for cid, _ in pairs}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
 
 
 class VectorStore(Protocol):
@@ -20,6 +20,10 @@ class VectorStore(Protocol):
       ``ScoredChunk``s, best first, each carrying the whole chunk rebuilt from the payload.
       With ``within`` they score only those ids (a point with no shared term is not returned by
       ``search_sparse``): the hybrid retriever uses it to complete each ranking's scores.
+    - ``score_dense`` / ``score_sparse`` rank exactly like ``search_dense`` / ``search_sparse``
+      but return ``(chunk id, score)`` pairs without the chunks, and ``chunks(ids)`` gives the
+      chunks of the ids that exist, by id: reading payloads is most of a search's cost, so a
+      caller that ranks many candidates and keeps a few asks for those few only.
     - ``ids()`` lists every stored chunk id (used to collect points no document owns).
     - ``count()`` is the number of points; ``optimize()`` builds search indexes (HNSW) after bulk
       writes; ``close()`` persists everything and releases files. Data survives close + reopen.
@@ -37,6 +41,16 @@ class VectorStore(Protocol):
     def search_sparse(
         self, vector: SparseVector, limit: int, within: Collection[str] | None = None
     ) -> list[ScoredChunk]: ...
+
+    def score_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def score_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]: ...
+
+    def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]: ...
 
     def ids(self) -> set[str]: ...
 

@@ -37,7 +37,7 @@ from qdrant_edge import (
 )
 from qdrant_edge import SparseVector as EdgeSparseVector
 
-from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
 from rag_chatbot.errors import ProviderError, RagChatbotError
 from rag_chatbot.providers.vector_stores.payload import (
     DENSE_VECTOR,
@@ -103,17 +103,38 @@ class QdrantEdgeStore:
     def search_dense(
         self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
     ) -> list[ScoredChunk]:
-        query = Query.Nearest(list(vector), using=DENSE_VECTOR)
-        return self._query(query, limit, self._search_params, within)
+        found = self._query(self._dense(vector), limit, self._search_params, within, True)
+        return [_to_scored(point) for point in found]
 
     def search_sparse(
         self, vector: SparseVector, limit: int, within: Collection[str] | None = None
     ) -> list[ScoredChunk]:
-        self._live()
-        if not vector.indices:
-            return []  # Only stopwords: nothing can match, and Qdrant need not be asked.
-        sparse = EdgeSparseVector(list(vector.indices), list(vector.values))
-        return self._query(Query.Nearest(sparse, using=SPARSE_VECTOR), limit, None, within)
+        query = self._sparse(vector)
+        if query is None:
+            return []
+        return [_to_scored(point) for point in self._query(query, limit, None, within, True)]
+
+    def score_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        found = self._query(self._dense(vector), limit, self._search_params, within, False)
+        return [(str(point.id), point.score) for point in found]
+
+    def score_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        query = self._sparse(vector)
+        if query is None:
+            return []
+        return [(str(p.id), p.score) for p in self._query(query, limit, None, within, False)]
+
+    def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
+        shard = self._live()
+        if not chunk_ids:
+            return {}
+        with _vendor_errors("retrieve"):
+            records = shard.retrieve(list(chunk_ids), True, False)
+        return {str(r.id): chunk_from_payload(r.id, r.payload) for r in records}
 
     def ids(self) -> set[str]:
         shard = self._live()
@@ -188,23 +209,36 @@ class QdrantEdgeStore:
             raise ProviderError(f"the Qdrant Edge store at {self.path} is closed")
         return self._shard
 
+    def _dense(self, vector: Sequence[float]) -> Query:
+        self._live()
+        return Query.Nearest(list(vector), using=DENSE_VECTOR)
+
+    def _sparse(self, vector: SparseVector) -> Query | None:
+        """None for a query of stopwords only: nothing can match, Qdrant need not be asked."""
+        self._live()
+        if not vector.indices:
+            return None
+        sparse = EdgeSparseVector(list(vector.indices), list(vector.values))
+        return Query.Nearest(sparse, using=SPARSE_VECTOR)
+
     def _query(
         self,
         query: Query,
         limit: int,
         params: SearchParams | None,
         within: Collection[str] | None,
-    ) -> list[ScoredChunk]:
+        with_payload: bool,
+    ) -> list[ScoredPoint]:
+        """The points ``query`` finds; payloads (the chunks) cost most of a search's time."""
         shard = self._live()
         if limit <= 0 or (within is not None and not within):
             return []
         only = None if within is None else Filter(must=[HasIdCondition(set(within))])
         request = QueryRequest(
-            limit=limit, query=query, with_payload=True, params=params, filter=only
+            limit=limit, query=query, with_payload=with_payload, params=params, filter=only
         )
         with _vendor_errors("search"):
-            found = shard.query(request)
-        return [_to_scored(point) for point in found]
+            return list(shard.query(request))
 
     def __repr__(self) -> str:
         return f"QdrantEdgeStore(path={str(self.path)!r}, dimension={self.dimension})"

@@ -9,7 +9,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
 from rag_chatbot.errors import (
     ProviderError,
     ProviderTimeout,
@@ -88,6 +88,30 @@ class QdrantServerStore:
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
         return self._query(sparse, SPARSE_VECTOR, limit, within)
 
+    def score_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        found = self._points(list(vector), DENSE_VECTOR, limit, within, with_payload=False)
+        return [(str(p.id), p.score) for p in found]
+
+    def score_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        if not vector.indices:
+            return []
+        sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+        found = self._points(sparse, SPARSE_VECTOR, limit, within, with_payload=False)
+        return [(str(p.id), p.score) for p in found]
+
+    def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
+        if not chunk_ids:
+            return {}
+        with _vendor_errors("retrieve"):
+            records = self._client.retrieve(
+                self.collection, ids=list(chunk_ids), with_payload=True, with_vectors=False
+            )
+        return {str(r.id): chunk_from_payload(r.id, r.payload) for r in records}
+
     def ids(self) -> set[str]:
         found: set[str] = set()
         offset: models.ExtendedPointId | None = None
@@ -151,6 +175,20 @@ class QdrantServerStore:
         limit: int,
         within: Collection[str] | None,
     ) -> list[ScoredChunk]:
+        return [
+            ScoredChunk(chunk=chunk_from_payload(p.id, p.payload), score=p.score)
+            for p in self._points(query, using, limit, within, with_payload=True)
+        ]
+
+    def _points(
+        self,
+        query: list[float] | models.SparseVector,
+        using: str,
+        limit: int,
+        within: Collection[str] | None,
+        *,
+        with_payload: bool,
+    ) -> list[models.ScoredPoint]:
         if limit <= 0 or (within is not None and not within):
             return []
         only = (
@@ -165,12 +203,9 @@ class QdrantServerStore:
                 using=using,
                 limit=limit,
                 query_filter=only,
-                with_payload=True,
+                with_payload=with_payload,
             )
-        return [
-            ScoredChunk(chunk=chunk_from_payload(p.id, p.payload), score=p.score)
-            for p in response.points
-        ]
+        return response.points
 
     def __repr__(self) -> str:
         return f"QdrantServerStore(collection={self.collection!r}, dimension={self.dimension})"

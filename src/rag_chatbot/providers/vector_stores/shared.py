@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rag_chatbot import errors
-from rag_chatbot.domain import IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
 from rag_chatbot.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from rag_chatbot.providers.vector_stores.base import VectorStore
 
@@ -45,7 +45,8 @@ SOCKET_ENV = "RAG_CHATBOT_VECTOR_STORE_SOCKET"
 AUTHKEY_ENV = "RAG_CHATBOT_VECTOR_STORE_AUTHKEY"
 
 _WRITES = frozenset({"upsert", "delete", "optimize"})
-_METHODS = _WRITES | {"search_dense", "search_sparse", "ids", "count"}  # close: the owner's
+_READS = {"search_dense", "search_sparse", "score_dense", "score_sparse", "chunks", "ids", "count"}
+_METHODS = _WRITES | _READS  # close: the owner's
 # Building HNSW on a large index takes minutes (holding the server's GIL): no call timeout.
 _UNTIMED = frozenset({"optimize"})
 # Longest path a Linux AF_UNIX address holds (108 bytes with the terminating NUL).
@@ -233,6 +234,21 @@ class SharedVectorStore:
     ) -> list[ScoredChunk]:
         found = self._call("search_sparse", vector, limit, _plain(within))
         return cast(list[ScoredChunk], found)
+
+    def score_dense(
+        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        found = self._call("score_dense", list(vector), limit, _plain(within))
+        return cast(list[tuple[str, float]], found)
+
+    def score_sparse(
+        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
+    ) -> list[tuple[str, float]]:
+        found = self._call("score_sparse", vector, limit, _plain(within))
+        return cast(list[tuple[str, float]], found)
+
+    def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
+        return cast(dict[str, Chunk], self._call("chunks", list(chunk_ids)))
 
     def ids(self) -> set[str]:
         return cast(set[str], self._call("ids"))
