@@ -103,8 +103,11 @@ _EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    """The configured model; concurrent small requests (queries) share its calls."""
+    from rag_chatbot.providers.embedders.batching import BatchingEmbedder
+
     _check_model(settings)
-    return _EMBEDDERS[settings.embedding_provider](settings)
+    return BatchingEmbedder(_EMBEDDERS[settings.embedding_provider](settings))
 
 
 def embedding_identity(settings: Settings) -> tuple[str, int]:
