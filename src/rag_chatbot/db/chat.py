@@ -6,22 +6,25 @@ callers read their attributes freely but do not lazy-load relationships from the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any, cast
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rag_chatbot.db.checkpoint import wal_checkpointer
 from rag_chatbot.db.engine import write_lock
+from rag_chatbot.db.exchanges import TITLE_FROM_MESSAGE_CHARS, Exchange, ExchangeWriter, Stored
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
 ROLES = frozenset({"user", "assistant", "system"})
-TITLE_FROM_MESSAGE_CHARS = 80
 _TITLE_MAX_CHARS = 200  # the column's size
 _OWNER_MAX_CHARS = 128  # the column's size
 _TICK = timedelta(microseconds=1)
@@ -44,6 +47,9 @@ class ChatRepository:
         self._sessions = sessions
         self._engine: Engine = sessions.kw["bind"]
         self._writing = write_lock(self._engine)
+        self._exchanges = ExchangeWriter(
+            self._engine, self._writing, checkpointer=wal_checkpointer(self._engine)
+        )
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -161,57 +167,39 @@ class ChatRepository:
         """Store a question and its answer in one transaction; return (session id, answer id).
 
         ``session_id=None`` starts a session owned by ``owner``, titled by the question. The
-        same rules as two ``add_message`` calls (order, title, activity), at a third of the
-        cost: answering from the cache is mostly this write.
+        same rules as two ``add_message`` calls (order, title, activity), at a fraction of the
+        cost: answering from the cache is mostly this write (see ``save``).
         """
-        if owner is not None and len(owner) > _OWNER_MAX_CHARS:
-            raise InvalidInput(f"owner is longer than {_OWNER_MAX_CHARS} characters")
-        title = " ".join(question.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
-        now = utcnow()
-        answer_id = str(uuid.uuid4())
-        sessions, messages = cast(Table, SessionRow.__table__), cast(Table, MessageRow.__table__)
-        # Core statements on one connection: this runs for every question, cached or not, and
-        # the ORM's unit of work would cost more than the answer from the cache.
-        with self._writing, self._engine.begin() as connection:
-            if session_id is None:
-                session_id = str(uuid.uuid4())
-                connection.execute(
-                    insert(sessions).values(
-                        id=session_id, owner=owner, title=title, created_at=now, updated_at=now
-                    )
-                )
-            else:
-                found = connection.execute(
-                    select(sessions.c.title).where(sessions.c.id == session_id)
-                ).first()
-                if found is None:
-                    raise SessionNotFound(f"session {session_id} not found")
-                last = connection.scalar(
-                    select(func.max(messages.c.created_at)).where(
-                        messages.c.session_id == session_id
-                    )
-                )
-                if last is not None and now <= last:
-                    now = last + _TICK
-                connection.execute(
-                    update(sessions)
-                    .where(sessions.c.id == session_id)
-                    .values(title=found.title or title, updated_at=now + _TICK)
-                )
-            connection.execute(
-                insert(messages),
-                [
-                    _message_row(session_id, str(uuid.uuid4()), "user", question, now),
-                    {
-                        **_message_row(session_id, answer_id, "assistant", answer, now + _TICK),
-                        "citations": [dict(c) for c in citations],
-                        "grounded": grounded,
-                        "latency_ms": latency_ms,
-                        "generator": generator,
-                    },
-                ],
+        stored = self.save(
+            Exchange(
+                session_id,
+                owner,
+                question,
+                answer,
+                citations=citations,
+                grounded=grounded,
+                latency_ms=latency_ms,
+                generator=generator,
             )
-        return session_id, answer_id
+        )
+        return stored.session_id, stored.message_id
+
+    def save(self, exchange: Exchange) -> Stored:
+        """Store ``exchange`` (see ``add_exchange``), committed with whatever else is queued.
+
+        Blocks until committed. Raises ``SessionNotFound``, ``StaleIndex``, ``InvalidInput``
+        for a too-long owner, or the database's error — only for this exchange.
+        """
+        return self._submit(exchange).result()
+
+    async def asave(self, exchange: Exchange) -> Stored:
+        """``save`` for the event loop: awaits the commit without holding a worker thread."""
+        return await asyncio.wrap_future(self._submit(exchange))
+
+    def _submit(self, exchange: Exchange) -> Future[Stored]:
+        if exchange.owner is not None and len(exchange.owner) > _OWNER_MAX_CHARS:
+            raise InvalidInput(f"owner is longer than {_OWNER_MAX_CHARS} characters")
+        return self._exchanges.submit(exchange)
 
     def list_messages(self, session_id: str, limit: int = 200, offset: int = 0) -> list[MessageRow]:
         """A session's messages, oldest first."""
@@ -302,19 +290,3 @@ class ChatRepository:
                     counts[key] += count
         ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         return ranked[:limit]
-
-
-def _message_row(
-    session_id: str, message_id: str, role: str, content: str, at: datetime
-) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "session_id": session_id,
-        "role": role,
-        "content": content,
-        "citations": [],
-        "grounded": None,
-        "latency_ms": None,
-        "generator": None,
-        "created_at": at,
-    }
