@@ -43,20 +43,43 @@ class ResponseCache:
         self._index_version = index_version
         self.ttl = ttl
         self.enabled = enabled and ttl > 0
+        self.latest_version: str | None = None
 
     @property
     def backend(self) -> str:
         return self._store.backend
 
-    def key(self, question: str, *, query: str, selected_text: str | None, generator: str) -> str:
+    def key(
+        self,
+        question: str,
+        *,
+        query: str,
+        selected_text: str | None,
+        generator: str,
+        version: str | None = None,
+    ) -> str:
+        """The key of an answer; ``version`` is the index version to key on, else read now."""
         parts = [
             normalize_question(question),
             normalize_question(query),
             " ".join((selected_text or "").split()),
             generator,
-            self._index_version(),
+            self.index_version() if version is None else version,
         ]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+    def index_version(self) -> str:
+        """The index version, read from the database now (and kept as ``latest_version``)."""
+        self.saw_version(self._index_version())
+        return self.latest_version or "0"
+
+    def saw_version(self, version: str) -> None:
+        """Remember ``version`` as the latest seen (a read, or a history write that saw it).
+
+        ``latest_version`` may be behind the database: whoever keys on it must check the
+        version again before the answer counts (``db.exchanges.StaleIndex``).
+        """
+        self.latest_version = version
 
     def get(self, key: str) -> Answer | None:
         if not self.enabled:
@@ -66,6 +89,22 @@ class ResponseCache:
         except StoreUnavailable:
             return None
         record_cache(raw is not None)
+        return None if raw is None else _answer(json.loads(raw))
+
+    async def aget(self, key: str, *, count_miss: bool = True) -> Answer | None:
+        """``get`` without blocking the event loop; ``count_miss=False`` leaves a miss uncounted
+        (for a caller that then answers through ``get``, which counts it).
+        """
+        if not self.enabled:
+            return None
+        try:
+            raw = await self._store.aget_counted(
+                ANSWERS + key, _HITS, _MISSES if count_miss else None
+            )
+        except StoreUnavailable:
+            return None
+        if raw is not None or count_miss:
+            record_cache(raw is not None)
         return None if raw is None else _answer(json.loads(raw))
 
     def contains(self, key: str) -> bool:

@@ -89,6 +89,32 @@ async def test_any_document_change_invalidates_cached_answers(make_container: Fa
         assert (await _ask(http, QUESTION))["cached"] is False
 
 
+async def test_a_replica_serves_no_stale_answer_once_another_changed_a_document(
+    make_container: Factory, redis_url: str, redis_prefix: str
+) -> None:
+    """Replica B answers cached first questions on its event loop, keyed on the index version
+    it saw last; a document change made through replica A must reach B's very next answer.
+    """
+    shared = {"redis_url": redis_url, "redis_key_prefix": redis_prefix}
+    replica_a, replica_b = make_container(**shared), make_container(**shared)
+    async with client(replica_a, browser()) as a, client(replica_b, browser()) as b:
+        assert (await _ask(a, QUESTION))["cached"] is False
+        assert (await _ask(b, QUESTION))["cached"] is True  # B reads the version here
+        served = await _ask(b, QUESTION)  # ... and now keys on the version it remembers
+        assert served["cached"] is True
+        stored = (await b.get(f"/api/sessions/{served['session_id']}/messages")).json()
+        assert [m["id"] for m in stored][1] == served["message_id"]
+        note = b"# Harbour\n\nThe harbour master rings the bell at noon.\n"
+        upload = await a.post("/api/documents", files={"file": ("harbour.md", note)}, headers=ADMIN)
+        assert upload.status_code == 202
+        await _until_completed(a, upload.json()["id"])
+        after = await _ask(b, QUESTION)
+        assert after["cached"] is False
+        stored = (await b.get(f"/api/sessions/{after['session_id']}/messages")).json()
+        assert [m["role"] for m in stored] == ["user", "assistant"]  # stored once, not twice
+        assert (await _ask(b, QUESTION))["cached"] is True
+
+
 async def _until_completed(http: httpx.AsyncClient, document_id: str) -> None:
     for _ in range(300):
         status = (await http.get(f"/api/documents/{document_id}")).json()["status"]

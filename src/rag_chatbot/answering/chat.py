@@ -12,6 +12,7 @@ from rag_chatbot.answering.base import Restart, StreamItem, Turn, stream_finishe
 from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.db.chat import ChatRepository
+from rag_chatbot.db.exchanges import Exchange, StaleIndex, Stored
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import SessionNotFound
 from rag_chatbot.observability.metrics import record_chat
@@ -143,24 +144,71 @@ class ChatService:
         started: float,
         cached: bool,
     ) -> ChatReply:
-        latency_ms = (time.perf_counter() - started) * 1000
-        session_id, message_id = self._chats.add_exchange(
+        exchange = self._exchange(message, answer, session_id, owner, started)
+        return self._reply(self._chats.save(exchange), answer, exchange, cached)
+
+    async def cached_reply(
+        self, message: str, *, selected_text: str | None = None, owner: str | None = None
+    ) -> ChatReply | None:
+        """The reply to a first question (no session yet) whose answer is cached, stored as
+        ``chat`` stores it; ``None`` otherwise — then ask ``chat``.
+
+        For the event loop: nothing here blocks or takes a worker thread. The key uses the
+        index version last seen, and the history write stores the exchange only if the index
+        is still at that version (``StaleIndex``: ``None``). A miss is left uncounted: ``chat``
+        looks the question up again and counts it.
+        """
+        version = self._cache.latest_version if self._cache is not None else None
+        if self._cache is None or version is None:
+            return None
+        started = time.perf_counter()
+        query = self._rewriter.rewrite(message, [])
+        key = self._cache_key(message, selected_text, query, version)
+        found = None if key is None else await self._cache.aget(key, count_miss=False)
+        if found is None:
+            return None
+        exchange = self._exchange(message, found, None, owner, started, version)
+        try:
+            stored = await self._chats.asave(exchange)
+        except StaleIndex as exc:
+            self._cache.saw_version(exc.current_version)
+            return None
+        return self._reply(stored, found, exchange, cached=True)
+
+    def _exchange(
+        self,
+        message: str,
+        answer: Answer,
+        session_id: str | None,
+        owner: str | None,
+        started: float,
+        index_version: str | None = None,
+    ) -> Exchange:
+        return Exchange(
             session_id,
             owner,
             message.strip(),
             answer.answer,
             citations=[asdict(c) for c in answer.citations],
             grounded=answer.grounded,
-            latency_ms=latency_ms,
+            latency_ms=(time.perf_counter() - started) * 1000,
             generator=answer.generator,
+            index_version=index_version,
         )
+
+    def _reply(self, stored: Stored, answer: Answer, exchange: Exchange, cached: bool) -> ChatReply:
+        if self._cache is not None:
+            self._cache.saw_version(stored.index_version)
+        latency_ms = exchange.latency_ms or 0.0
         record_chat(answer.grounded)
-        log.debug("chat_question", extra={"session_id": session_id, "question": message})
+        log.debug(
+            "chat_question", extra={"session_id": stored.session_id, "question": exchange.question}
+        )
         log.info(
             "chat_request",
             extra={
-                "session_id": session_id,
-                "message_id": message_id,
+                "session_id": stored.session_id,
+                "message_id": stored.message_id,
                 "grounded": answer.grounded,
                 "citations": len(answer.citations),
                 "generator": answer.generator,
@@ -168,7 +216,7 @@ class ChatService:
                 "cached": cached,
             },
         )
-        return ChatReply(answer, session_id, message_id, latency_ms, cached)
+        return ChatReply(answer, stored.session_id, stored.message_id, latency_ms, cached)
 
     def warm(self, question: str) -> bool:
         """Cache the answer to ``question`` asked first in a conversation; ``False`` if cached.
@@ -205,7 +253,9 @@ class ChatService:
             return key, None
         return key, self._cache.get(key)
 
-    def _cache_key(self, message: str, selected_text: str | None, query: str) -> str | None:
+    def _cache_key(
+        self, message: str, selected_text: str | None, query: str, version: str | None = None
+    ) -> str | None:
         """The response cache's key for this question; None when nothing is cached."""
         if self._cache is None or not self._cache.enabled or not message.strip():
             return None
@@ -214,6 +264,7 @@ class ChatService:
             query=query,
             selected_text=selected_text,
             generator=self._answerer.generator_name,
+            version=version,
         )
 
     def _keep(self, key: str | None, answer: Answer) -> None:

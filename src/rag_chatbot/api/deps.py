@@ -14,4 +14,10 @@ def get_container(request: Request) -> Container:
     return container
 
 
-ContainerDep = Annotated[Container, Depends(get_container)]
+async def _container_dependency(request: Request) -> Container:
+    # ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop on
+    # every request for one attribute read.
+    return get_container(request)
+
+
+ContainerDep = Annotated[Container, Depends(_container_dependency)]

@@ -25,6 +25,12 @@ class KeyValueStore(Protocol):
         """``get``, adding one to ``hit_counter`` or ``miss_counter`` (one round trip)."""
         ...
 
+    async def aget_counted(
+        self, key: str, hit_counter: str, miss_counter: str | None
+    ) -> bytes | None:
+        """``get_counted`` without blocking the event loop; ``miss_counter=None``: not counted."""
+        ...
+
     def delete(self, *keys: str) -> int: ...
 
     def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:

@@ -52,6 +52,14 @@ class MemoryStore:
         self.incr(hit_counter if value is not None else miss_counter)
         return value
 
+    async def aget_counted(
+        self, key: str, hit_counter: str, miss_counter: str | None
+    ) -> bytes | None:
+        value = self.get(key)
+        if value is not None or miss_counter is not None:
+            self.incr(hit_counter if value is not None else miss_counter or "")
+        return value
+
     def delete(self, *keys: str) -> int:
         with self._lock:
             return sum(self._data.pop(self._prefix + k, None) is not None for k in keys)

@@ -19,6 +19,7 @@ secret, token, API key, authorization or cookie, and bearer tokens, ``sk-...`` k
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.handlers
@@ -39,7 +40,8 @@ _OWNED = "_rag_chatbot_handler"
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _BLANK_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
-_RECORD_FIELDS = frozenset(_BLANK_RECORD.__dict__) | {"message", "asctime", "taskName"}
+_REDACTED = "_rag_chatbot_redacted"  # set on a record once its secrets are masked
+_RECORD_FIELDS = frozenset(_BLANK_RECORD.__dict__) | {"message", "asctime", "taskName", _REDACTED}
 
 # "tokens" / "max_tokens" / "tokenizer" are counts and names, not credentials.
 _SENSITIVE_KEY = re.compile(
@@ -61,15 +63,26 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Each pattern above needs one of these: text without any (most of it) skips the four scans.
+_MAYBE_SECRET = re.compile(r"bearer|basic|sk-|://|passw|secret|api[_-]?key|token", re.IGNORECASE)
+
+
 def redact_text(text: str) -> str:
     """``text`` with bearer tokens, API keys, ``key=value`` secrets and URL passwords masked."""
+    if not _MAYBE_SECRET.search(text):
+        return text
     for pattern, replacement in _TEXT_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=1024)
+def _sensitive_key(key: str) -> bool:
+    return _SENSITIVE_KEY.search(key) is not None  # field names repeat: one scan per name
+
+
 def _redact_value(key: str, value: object) -> object:
-    if _SENSITIVE_KEY.search(key) and value is not None:
+    if value is not None and _sensitive_key(key):
         return MASK
     if isinstance(value, str):
         return redact_text(value)
@@ -84,6 +97,8 @@ class RedactionFilter(logging.Filter):
     """Masks secrets in the record itself, so every handler and formatter sees them masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _REDACTED, False):  # an earlier handler's filter did it
+            return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
@@ -95,6 +110,7 @@ class RedactionFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
+        setattr(record, _REDACTED, True)
         return True
 
 

@@ -46,13 +46,20 @@ async def chat(
     """
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if not wants_stream:
-        reply: ChatReply = await run_in_threadpool(
-            container.chat.chat,
-            body.message,
-            session_id=body.session_id,
-            selected_text=body.selected_text,
-            owner=caller.owner,
-        )
+        # A cached answer to a first question is served on the event loop (no thread hop).
+        reply: ChatReply | None = None
+        if body.session_id is None:
+            reply = await container.chat.cached_reply(
+                body.message, selected_text=body.selected_text, owner=caller.owner
+            )
+        if reply is None:
+            reply = await run_in_threadpool(
+                container.chat.chat,
+                body.message,
+                session_id=body.session_id,
+                selected_text=body.selected_text,
+                owner=caller.owner,
+            )
         return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
     # Session, question and retrieval are checked here: their errors get an HTTP status.
     items = await run_in_threadpool(
