@@ -1,14 +1,16 @@
 """Cached-answer throughput and the per-request cost of auth + rate limiting, measured with wrk.
 
-    python benchmarks/cache_load.py --data-dir DIR [--workers 2] [--seconds 20] [--redis URL]
+    python benchmarks/cache_load.py --data-dir DIR [--workers 2] [--connections N [N ...]]
+        [--seconds 20] [--redis URL]
 
 DIR must hold an index (e.g. of ../shared/eval/docs-faq/corpus; any index works: a cached
 answer does not search). A `rag-chatbot serve` is started on a free loopback port with the
 response cache on (in Redis when --redis is given), the benchmark questions are asked once to
 warm the cache, then Debian's `wrk` drives POST /api/chat with them:
 
-1. throughput: --connections concurrent clients, anonymous readers (X-Client-Token), rate
-   limits on; every request is a cache hit that is still stored in the session history;
+1. throughput: --connections concurrent clients (one run for each number given), anonymous
+   readers (X-Client-Token), rate limits on; every request is a cache hit that is still
+   stored in the session history (a new session each: the first question of a conversation);
 2. auth + rate-limit cost: one connection (no queueing), p50 of the same cached question
    (a) anonymous with rate limits off, then (b) logged in (bearer JWT, login session checked
    in the store) with rate limits on — the difference is what auth and limits add.
@@ -155,7 +157,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--queries", type=Path, default=SHARED / "queries.jsonl")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[8], help="one run per number given"
+    )
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--redis", help="REDIS_URL for the cache, limits and logins")
     args = parser.parse_args()
@@ -177,10 +181,11 @@ def main() -> None:
     server = Server(args.data_dir, args.workers, env)
     try:
         warm(server.base, asks, anonymous)
-        show(
-            f"cached, {args.connections} connections, rate limits on",
-            wrk(server.base, lua_script(asks, anonymous), args.connections, args.seconds),
-        )
+        for connections in args.connections:
+            show(
+                f"cached, {connections} connections, rate limits on",
+                wrk(server.base, lua_script(asks, anonymous), connections, args.seconds),
+            )
         token = login_token(server.base)
         authed = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         with_auth = wrk(server.base, lua_script(asks, authed), 1, args.seconds / 2)

@@ -1,11 +1,18 @@
 """Load test against a real `rag-chatbot serve`: concurrent clients asking the benchmark questions.
 
-    python benchmarks/load.py --data-dir DIR [--clients 32] [--seconds 60] [--workers N]
+    python benchmarks/load.py --data-dir DIR [--clients 32] [--seconds 60] [--workers 2]
 
 DIR must already hold the docs-faq corpus (e.g. the data dir `benchmarks/retrieval.py` printed).
-The server is started on a free loopback port with that DATA_DIR and stopped at the end. Prints
-latency p50/p95/p99, requests/s, error rate and server RSS, then the same for streaming with the
-time to the first event. All traffic goes to 127.0.0.1; every loop is bounded in time.
+The server is started on a free loopback port with that DATA_DIR and the response cache off,
+and stopped at the end. Prints latency p50/p95/p99, requests/s, error rate and server RSS, then
+the same for streaming (SSE) with the time to the first event and to the first answer text
+(``delta``) event. All traffic goes to 127.0.0.1; every loop is bounded in time.
+
+The clients are a small HTTP/1.1 client on asyncio streams and uvloop (keep-alive, one
+connection each) rather than httpx: the load generator shares the server's two cores, so it
+should take as little of them as it can. Its own CPU per request is printed.
+A request counts as answered only with status 200 and an answer: a JSON body holding
+``answer``, or an SSE stream ending with an ``answer`` event.
 """
 
 from __future__ import annotations
@@ -14,18 +21,26 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import psutil
+
+try:  # uvicorn[standard] brings it: a lighter event loop leaves more CPU to the server
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None  # type: ignore[assignment]
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
 PARAPHRASE_PREFIXES = ("", "Please tell me: ", "Quick question. ", "Docs question: ")
+TIMEOUT = 30.0
 
 
 def questions(path: Path) -> list[str]:
@@ -38,64 +53,239 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
+@dataclass
+class Results:
+    latency: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    first_event: list[float] = field(default_factory=list)
+    first_text: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    # Latencies by the server process that holds the client's connection.
+    by_worker: dict[int, list[float]] = field(default_factory=dict)
+    connections: dict[int, int] = field(default_factory=dict)  # per server process
+
+
+class BadResponse(Exception):
+    """The server answered, but not with an answer."""
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection to the server (reopened after any failure)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    @property
+    def local_port(self) -> int | None:
+        return None if self.writer is None else int(self.writer.get_extra_info("sockname")[1])
+
+    async def post(
+        self, path: str, body: bytes, on_chunk: Callable[[bytes], None] | None = None
+    ) -> tuple[int, bytes]:
+        """POST ``body``; the status and the whole body. ``on_chunk(bytes)`` sees chunks as read."""
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(
+            b"POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+            % (path.encode(), self.host.encode(), self.port, len(body), body)
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            payload = await self._chunked(on_chunk)
+        else:
+            payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
+            if on_chunk is not None:
+                on_chunk(payload)
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return status, payload
+
+    async def _chunked(self, on_chunk: Callable[[bytes], None] | None) -> bytes:
+        assert self.reader is not None
+        parts: list[bytes] = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await self.reader.readuntil(b"\r\n")
+                return b"".join(parts)
+            chunk = (await self.reader.readexactly(size + 2))[:-2]
+            parts.append(chunk)
+            if on_chunk is not None:
+                on_chunk(chunk)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def ask_json(conn: Connection, question: str) -> None:
+    status, payload = await conn.post("/api/chat", json.dumps({"message": question}).encode())
+    if status != 200 or "answer" not in json.loads(payload):
+        raise BadResponse(f"status {status}")
+
+
+async def ask_sse(conn: Connection, question: str, started: float, out: Results) -> None:
+    """Stream an answer; records the time to the first event and to the first ``delta``."""
+    seen: dict[str, float] = {}
+    buffer = bytearray()
+    events: list[str] = []
+
+    def on_chunk(chunk: bytes) -> None:
+        buffer.extend(chunk)
+        while b"\n\n" in buffer:
+            raw, _, rest = bytes(buffer).partition(b"\n\n")
+            buffer[:] = rest
+            name = next(
+                (ln[6:].strip() for ln in raw.decode().split("\n") if ln.startswith("event:")),
+                "message",
+            )
+            now = time.perf_counter() - started
+            seen.setdefault("first", now)
+            seen.setdefault(name, now)
+            events.append(name)
+
+    body = json.dumps({"message": question, "stream": True}).encode()
+    status, _ = await conn.post("/api/chat", body, on_chunk)
+    if status != 200 or not events or events[-1] != "answer":
+        raise BadResponse(f"status {status}, events {events[-3:]}")
+    out.first_event.append(seen["first"])
+    # A grounded answer has text (delta events); "can't find" answers have it too.
+    out.first_text.append(seen.get("delta", seen["answer"]))
+
+
 async def client_loop(
-    http: httpx.AsyncClient,
+    conn: Connection,
     asks: list[str],
     offset: int,
     until: float,
     stream: bool,
-    out: dict[str, list[float]],
+    out: Results,
+    mine: list[float],
 ) -> None:
     i = offset
-    while time.monotonic() < until:
-        question = asks[i % len(asks)]
-        i += 1
-        started = time.perf_counter()
-        try:
-            if stream:
-                async with http.stream(
-                    "POST", "/api/chat", json={"message": question, "stream": True}
-                ) as r:
-                    first = None
-                    async for line in r.aiter_lines():
-                        if first is None and line.startswith("event:"):
-                            first = time.perf_counter() - started
-                    ok = r.status_code == 200
-                    out["first_event"].append(first or 0.0)
-            else:
-                r = await http.post("/api/chat", json={"message": question})
-                ok = r.status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        out["latency" if ok else "errors"].append(time.perf_counter() - started)
+    try:
+        while time.monotonic() < until:
+            question = asks[i % len(asks)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                if stream:
+                    await asyncio.wait_for(ask_sse(conn, question, started, out), TIMEOUT)
+                else:
+                    await asyncio.wait_for(ask_json(conn, question), TIMEOUT)
+            except (
+                TimeoutError,
+                OSError,
+                asyncio.IncompleteReadError,
+                ValueError,
+                BadResponse,
+            ) as exc:
+                conn.close()
+                out.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            out.latency.append(time.perf_counter() - started)
+            mine.append(out.latency[-1])
+    finally:
+        conn.close()
 
 
 async def run(
-    base: str, asks: list[str], clients: int, seconds: float, stream: bool
-) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"latency": [], "errors": [], "first_event": []}
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
-        until = time.monotonic() + seconds
-        await asyncio.gather(
-            *(client_loop(http, asks, n * 7, until, stream, out) for n in range(clients))
+    host: str,
+    port: int,
+    asks: list[str],
+    clients: int,
+    seconds: float,
+    stream: bool,
+    server_pid: int | None = None,
+) -> Results:
+    """``clients`` closed loops for ``seconds``, each on its own keep-alive connection.
+
+    The connections are opened one by one before the clock starts. The server's workers share
+    the listening socket and whichever wakes first accepts, so the split of connections
+    between workers is uneven and varies from run to run (seen: 16/16 to 26/6), and the
+    clients of the busier worker wait longest: latencies are also reported by worker.
+    """
+    out = Results()
+    conns = [Connection(host, port) for _ in range(clients)]
+    for conn in conns:
+        await conn.open()
+        await asyncio.sleep(0.005)
+    ports = [conn.local_port for conn in conns]
+    holders = _holders(server_pid, port) if server_pid is not None else {}
+    mine: list[list[float]] = [[] for _ in conns]
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    until = time.monotonic() + seconds
+    await asyncio.gather(
+        *(
+            client_loop(conn, asks, n * 7, until, stream, out, mine[n])
+            for n, conn in enumerate(conns)
         )
+    )
+    done = resource.getrusage(resource.RUSAGE_SELF)
+    out.cpu_seconds = done.ru_utime + done.ru_stime - cpu.ru_utime - cpu.ru_stime
+    for conn_port, latencies in zip(ports, mine, strict=True):
+        holder = holders.get(conn_port or 0)
+        if holder is not None:
+            out.by_worker.setdefault(holder, []).extend(latencies)
+            out.connections[holder] = out.connections.get(holder, 0) + 1
     return out
 
 
-def report(name: str, out: dict[str, list[float]], seconds: float, rss_mb: float) -> None:
-    ms = [v * 1000 for v in out["latency"]]
-    total = len(ms) + len(out["errors"])
+def _holders(server_pid: int, port: int) -> dict[int, int]:
+    """Client port -> pid of the server process that accepted that connection."""
+    found: dict[int, int] = {}
+    server = psutil.Process(server_pid)
+    for proc in [server, *server.children(recursive=True)]:
+        for conn in proc.net_connections("tcp"):
+            if conn.laddr and conn.laddr.port == port and conn.raddr:
+                found[conn.raddr.port] = proc.pid
+    return found
+
+
+def report(name: str, out: Results, seconds: float, rss_mb: float) -> None:
+    ms = [v * 1000 for v in out.latency] or [0.0]
+    total = len(out.latency) + len(out.errors)
     print(
         f"{name}: {total} requests in {seconds:.0f} s = {total / seconds:.1f} requests/s; "
         f"p50 {statistics.median(ms):.0f} ms, p95 {percentile(ms, 0.95):.0f} ms, "
-        f"p99 {percentile(ms, 0.99):.0f} ms; errors {len(out['errors'])} "
-        f"({100 * len(out['errors']) / max(total, 1):.2f} %); server RSS {rss_mb:.0f} MB"
+        f"p99 {percentile(ms, 0.99):.0f} ms; errors {len(out.errors)} "
+        f"({100 * len(out.errors) / max(total, 1):.2f} %); server RSS {rss_mb:.0f} MB"
     )
-    if out["first_event"]:
-        first = [v * 1000 for v in out["first_event"]]
-        p50, p95 = statistics.median(first), percentile(first, 0.95)
-        print(f"  time to first event: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
+    if out.first_event:
+        for label, values in (
+            ("time to first event", out.first_event),
+            ("time to first answer text (delta)", out.first_text),
+        ):
+            values_ms = [v * 1000 for v in values]
+            print(
+                f"  {label}: p50 {statistics.median(values_ms):.0f} ms, "
+                f"p95 {percentile(values_ms, 0.95):.0f} ms"
+            )
+    if out.by_worker:
+        split = "; ".join(
+            f"{out.connections[pid]} connections: p50 {statistics.median(v or [0]) * 1000:.0f} "
+            f"ms, p95 {percentile(v, 0.95) * 1000:.0f} ms"
+            for pid, v in sorted(out.by_worker.items(), key=lambda kv: -out.connections[kv[0]])
+        )
+        print(f"  by server worker: {split}")
+    print(f"  load generator CPU: {1000 * out.cpu_seconds / max(total, 1):.2f} ms per request")
+    if out.errors:
+        print(f"  first error: {out.errors[0]}")
 
 
 def main() -> None:
@@ -105,7 +295,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--stream-seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="serve --workers (2 cores: 2)")
     args = parser.parse_args()
 
     with socket.socket() as sock:
@@ -132,28 +322,46 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://127.0.0.1:{port}"
+    host = "127.0.0.1"
+    if uvloop is not None:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_healthy(host, port, server)
         asks = questions(args.queries)
-        asyncio.run(run(base, asks, 4, 5, stream=False))  # warm up
+        asyncio.run(run(host, port, asks, 4, 5, stream=False))  # warm up
 
         def rss() -> float:
             family = [psutil.Process(server.pid), *psutil.Process(server.pid).children(True)]
-            return sum(p.memory_info().rss for p in family) / 2**20
+            return float(sum(p.memory_info().rss for p in family) / 2**20)
 
-        out = asyncio.run(run(base, asks, args.clients, args.seconds, stream=False))
+        out = asyncio.run(
+            run(host, port, asks, args.clients, args.seconds, stream=False, server_pid=server.pid)
+        )
         report(f"JSON, {args.clients} clients", out, args.seconds, rss())
-        out = asyncio.run(run(base, asks, args.clients, args.stream_seconds, stream=True))
+        out = asyncio.run(
+            run(host, port, asks, args.clients, args.stream_seconds, True, server.pid)
+        )
         report(f"SSE, {args.clients} clients", out, args.stream_seconds, rss())
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def wait_healthy(host: str, port: int, server: subprocess.Popen[bytes]) -> None:
+    """Until GET /api/health answers 200 (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            with socket.create_connection((host, port), timeout=1) as sock:
+                sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not become healthy in 60 s")
 
 
 if __name__ == "__main__":

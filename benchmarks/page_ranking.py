@@ -11,7 +11,7 @@ down from a failure seen in the per-question ranks, then measured once; none was
 - page-level fusion: each retriever ranks pages by its own best passage, then the page scores
   are fused (a page's dense and lexical evidence may come from different passages);
 - passage-count correction: a page of n passages has n chances to hold a good one by luck
-  (`requirements.html` has 2,039), so pages are ranked by (rank of their best passage) × n,
+  (`requirements.html` has 2,039), so pages are ranked by (rank of their best passage) times n,
   the Bonferroni bound on the chance of doing that well with no relevant passage;
 - lead passage: what a page is about is said in its first passage (a man page's NAME line), so
   a page scores its best passage plus its first one;
