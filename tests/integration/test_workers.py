@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -19,6 +20,7 @@ from itertools import count
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from servers import ingest, start_server, stop
 from testing_secrets import TEST_ADMIN_TOKEN
@@ -194,6 +196,50 @@ def test_an_upload_to_one_worker_is_searchable_from_both(server: Server) -> None
     assert len(server.pids(hits)) == 2
     for response in hits:
         assert response.json()["results"][0]["source"] == "harbour.md", response.text
+
+
+def _listening(process: psutil.Process, port: int) -> set[str]:
+    """The listening sockets (as ``socket:[inode]``) ``process`` holds on ``port``."""
+    return {
+        os.readlink(f"/proc/{process.pid}/fd/{conn.fd}")
+        for conn in process.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN and conn.laddr.port == port
+    }
+
+
+def test_each_worker_listens_on_its_own_socket_and_connections_spread(server: Server) -> None:
+    port = int(server.base.rsplit(":", 1)[1])
+    parent = psutil.Process(server.process.pid)
+    workers = {c.pid: _listening(c, port) for c in parent.children(recursive=True)}
+    workers = {pid: sockets for pid, sockets in workers.items() if sockets}
+    assert len(workers) == 2
+    first, second = workers.values()
+    assert len(first) == len(second) == 1 and first != second
+    # The parent keeps no copy: a socket nobody accepts on would still be given connections.
+    assert not _listening(parent, port)
+
+    clients = []
+    try:
+        for _ in range(64):  # each connection answered once, then held open
+            client = socket.create_connection(("127.0.0.1", port), timeout=10)
+            client.sendall(b"GET /api/health HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert client.recv(12).startswith(b"HTTP/1.1")
+            clients.append(client)
+        held = {
+            pid: sum(
+                1
+                for conn in psutil.Process(pid).net_connections(kind="tcp")
+                if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
+            )
+            for pid in workers
+        }
+    finally:
+        for client in clients:
+            client.close()
+    # The kernel picks by a hash of each connection: about 32 each; under 12 of 64 would
+    # happen by chance less than once in ten million runs.
+    assert sum(held.values()) == 64
+    assert min(held.values()) >= 12, held
 
 
 def test_sigterm_stops_the_workers_and_removes_the_socket(server: Server) -> None:

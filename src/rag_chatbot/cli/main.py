@@ -21,6 +21,8 @@ from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
 
+APP = "rag_chatbot.api.app:app_from_environment"  # the ASGI app factory `serve` runs
+
 app = typer.Typer(
     help="Answer questions from your documents, with citations.", no_args_is_help=True
 )
@@ -158,6 +160,7 @@ def serve(
 
     import uvicorn
 
+    from rag_chatbot.api.workers import ReusePortWorkers, reuse_port_supported
     from rag_chatbot.observability.logging import configure_logging
     from rag_chatbot.observability.metrics import prepare_multiprocess_dir
 
@@ -180,15 +183,13 @@ def serve(
             # The embedded index opens in one process only: this one, serving it to the workers.
             with reported(2):
                 shared.enter_context(shared_vector_store(settings))
-        uvicorn.run(
-            "rag_chatbot.api.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_config=None,
-            access_log=False,
-        )
+        options: dict[str, Any] = {"factory": True, "log_config": None, "access_log": False}
+        if workers > 1 and reuse_port_supported():
+            # A listening socket per worker: the kernel spreads connections evenly.
+            config = uvicorn.Config(APP, host=host, port=port, workers=workers, **options)
+            ReusePortWorkers(config).run()
+        else:
+            uvicorn.run(APP, host=host, port=port, workers=workers, **options)
 
 
 @app.command()
