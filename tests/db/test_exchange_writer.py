@@ -19,17 +19,16 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
-from testing_secrets import TEST_JWT_SECRET
 
-from rag_chatbot.config import Settings
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.checkpoint import WalCheckpointer, wal_checkpointer
-from rag_chatbot.db.engine import create_db_engine
 from rag_chatbot.db.exchanges import Exchange, ExchangeWriter, StaleIndex, Stored
-from rag_chatbot.db.migrate import upgrade_to_head
 from rag_chatbot.db.models import MessageRow, SessionRow
 from rag_chatbot.db.repository import DocumentRecord, DocumentRepository
 from rag_chatbot.errors import SessionNotFound
+
+# WAL checkpoints are SQLite's: the database fixture on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -185,20 +184,6 @@ def test_the_writer_thread_ends_when_idle_and_comes_back(engine: Engine) -> None
     assert writer.submit(Exchange(None, None, "again?", "a")).result(timeout=30).message_id
 
 
-@pytest.fixture
-def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(  # type: ignore[call-arg]
-        database_url=f"sqlite:///{tmp_path / 'chat.db'}",
-        data_dir=tmp_path / "data",
-        environment="test",
-        jwt_secret_key=TEST_JWT_SECRET,
-    )
-    built = create_db_engine(settings)
-    upgrade_to_head(built)
-    yield built
-    built.dispose()
-
-
 def _database_file(engine: Engine) -> tuple[int, int]:
     stat = Path(str(engine.url.database)).stat()
     return stat.st_size, stat.st_mtime_ns
@@ -212,37 +197,40 @@ def _fill(writer: ExchangeWriter, exchanges: int) -> None:
         future.result(timeout=60)
 
 
-def test_sqlite_commits_leave_the_wal_to_the_checkpointer(sqlite_engine: Engine) -> None:
-    checkpointer = wal_checkpointer(sqlite_engine)
+@SQLITE_ONLY
+def test_sqlite_commits_leave_the_wal_to_the_checkpointer(engine: Engine) -> None:
+    checkpointer = wal_checkpointer(engine)
     assert checkpointer is not None
     checkpointer.checkpoint()
-    before = _database_file(sqlite_engine)
+    before = _database_file(engine)
     # Its thread waits a minute after a poke: the commits alone must not checkpoint.
-    idle = WalCheckpointer(sqlite_engine, delay=60)
-    _fill(ExchangeWriter(sqlite_engine, threading.Lock(), checkpointer=idle), 500)
-    assert _database_file(sqlite_engine) == before  # everything is still in the WAL
+    idle = WalCheckpointer(engine, delay=60)
+    _fill(ExchangeWriter(engine, threading.Lock(), checkpointer=idle), 500)
+    assert _database_file(engine) == before  # everything is still in the WAL
     busy, frames, moved = checkpointer.checkpoint()
     assert (busy, moved) == (0, frames) and frames > 1000
-    assert _database_file(sqlite_engine)[0] > before[0]
+    assert _database_file(engine)[0] > before[0]
 
 
-def test_without_the_checkpointer_sqlite_checkpoints_in_the_commit(sqlite_engine: Engine) -> None:
+@SQLITE_ONLY
+def test_without_the_checkpointer_sqlite_checkpoints_in_the_commit(engine: Engine) -> None:
     """The control for the test above: the same writes do reach the database file."""
-    before = _database_file(sqlite_engine)
-    _fill(ExchangeWriter(sqlite_engine, threading.Lock()), 500)
-    assert _database_file(sqlite_engine) != before
+    before = _database_file(engine)
+    _fill(ExchangeWriter(engine, threading.Lock()), 500)
+    assert _database_file(engine) != before
 
 
-def test_the_checkpointer_thread_moves_the_wal_soon_after_commits(sqlite_engine: Engine) -> None:
-    checkpointer = WalCheckpointer(sqlite_engine, delay=0.05, idle_seconds=0.2)
+@SQLITE_ONLY
+def test_the_checkpointer_thread_moves_the_wal_soon_after_commits(engine: Engine) -> None:
+    checkpointer = WalCheckpointer(engine, delay=0.05, idle_seconds=0.2)
     checkpointer.checkpoint()
-    before = _database_file(sqlite_engine)
-    writer = ExchangeWriter(sqlite_engine, threading.Lock(), checkpointer=checkpointer)
+    before = _database_file(engine)
+    writer = ExchangeWriter(engine, threading.Lock(), checkpointer=checkpointer)
     writer.submit(Exchange(None, None, "q?", "a")).result(timeout=30)  # far below 1000 pages
     deadline = time.monotonic() + 10
-    while _database_file(sqlite_engine) == before and time.monotonic() < deadline:
+    while _database_file(engine) == before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _database_file(sqlite_engine) != before
+    assert _database_file(engine) != before
 
 
 def test_only_sqlite_files_get_a_checkpointer(engine: Engine) -> None:
