@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
+from sse import sse_events
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -81,17 +80,11 @@ async def test_ungrounded_answer_is_stored_as_such(client: httpx.AsyncClient) ->
 
 
 async def test_streaming_sends_deltas_then_the_answer(client: httpx.AsyncClient) -> None:
-    events = []
     async with client.stream(
         "POST", "/api/chat", json={"message": "When does the fog horn sound?", "stream": True}
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        event = None
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events.append((event, json.loads(line[6:])))
+        events = sse_events([line async for line in response.aiter_lines()])
     kinds = [e for e, _ in events]
     assert kinds[-1] == "answer" and kinds.count("answer") == 1
     assert "delta" in kinds[:-1]

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from servers import ingest, start_server, stop
+from sse import sse_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,7 +34,6 @@ def test_chat_json_and_sse_against_a_real_server(server: tuple[str, Path]) -> No
     ).json()
     assert answer["grounded"] and answer["citations"][0]["url"] == "/read/lighthouse.md#fog-signals"
 
-    events: list[tuple[str, dict[str, object]]] = []
     with httpx.stream(
         "POST",
         f"{base}/api/chat",
@@ -41,12 +41,7 @@ def test_chat_json_and_sse_against_a_real_server(server: tuple[str, Path]) -> No
         timeout=30,
     ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        event = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events.append((event, json.loads(line[6:])))
+        events = sse_events(response.iter_lines())
     assert events[-1][0] == "answer"
     final = events[-1][1]
     assert final["grounded"] is True

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from sse import sse_events
 from standins import Reply, StandIn, serve
 from testing_secrets import TEST_ADMIN_TOKEN, TEST_JWT_SECRET
 
@@ -69,16 +69,9 @@ async def client(llm_container: Container, standin: StandIn) -> AsyncIterator[ht
 
 
 async def sse(client: httpx.AsyncClient, body: dict[str, object]) -> list[tuple[str, dict]]:  # type: ignore[type-arg]
-    events = []
     async with client.stream("POST", "/api/chat", json={**body, "stream": True}) as response:
         assert response.status_code == 200, await response.aread()
-        event = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events.append((event, json.loads(line[6:])))
-    return events
+        return sse_events([line async for line in response.aiter_lines()])
 
 
 async def test_stream_sends_the_models_tokens_with_checked_citations(

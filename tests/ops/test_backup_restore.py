@@ -8,7 +8,6 @@ and scores) to the same questions. A non-empty target is refused and left untouc
 
 from __future__ import annotations
 
-import io
 import tarfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from table_dumps import table_dumps
 from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.cli.render import answer_json
@@ -27,7 +27,6 @@ from rag_chatbot.db.migrate import alembic_config, current_revision, head_revisi
 from rag_chatbot.errors import InvalidInput
 from rag_chatbot.ops.backup import create_backup
 from rag_chatbot.ops.restore import restore_backup
-from rag_chatbot.ops.tables import app_tables, dump_table
 from rag_chatbot.providers.embedders.base import Embedder
 
 pytestmark = pytest.mark.integration
@@ -89,13 +88,7 @@ def _tables(settings: Settings) -> dict[str, str]:
     """Every table's rows as ``dump_table`` writes them (sorted by primary key)."""
     engine = create_db_engine(settings)
     try:
-        with engine.connect() as connection:
-            dumps = {}
-            for table in app_tables(connection):
-                out = io.StringIO()
-                dump_table(connection, table, out)
-                dumps[table.name] = out.getvalue()
-            return dumps
+        return table_dumps(engine)
     finally:
         engine.dispose()
 

@@ -7,7 +7,6 @@ files in a scratch directory), as the nginx image's own nginx.conf includes it i
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from sse import sse_events
 from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
@@ -162,7 +162,6 @@ def test_security_headers_request_ids_and_gzip(proxied: tuple[str, Path]) -> Non
 @pytest.mark.integration
 def test_answers_stream_through_unbuffered_and_uncompressed(proxied: tuple[str, Path]) -> None:
     url, _ = proxied
-    events: list[tuple[str, dict[str, object]]] = []
     with httpx.stream(
         "POST",
         f"{url}/api/chat",
@@ -173,12 +172,7 @@ def test_answers_stream_through_unbuffered_and_uncompressed(proxied: tuple[str, 
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert "content-encoding" not in response.headers
-        event = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events.append((event, json.loads(line[6:])))
+        events = sse_events(response.iter_lines())
     assert events[-1][0] == "answer"
     final = events[-1][1]
     assert final["grounded"] is True

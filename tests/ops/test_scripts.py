@@ -6,7 +6,6 @@ an engine or a cluster, are run with --dry-run and their commands checked.
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import subprocess
@@ -17,12 +16,12 @@ import pytest
 import yaml
 from cli_parsing import parse_cli
 from sqlalchemy import create_engine, text
+from table_dumps import table_dumps
 from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import session_factory
 from rag_chatbot.db.migrate import upgrade_to_head
-from rag_chatbot.ops.tables import app_tables, dump_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -134,13 +133,7 @@ def _fill(url: str) -> None:
 def _rows(url: str) -> dict[str, str]:
     engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            dumps = {}
-            for table in app_tables(connection):
-                out = io.StringIO()
-                dump_table(connection, table, out)
-                dumps[table.name] = out.getvalue()
-            return dumps
+        return table_dumps(engine)
     finally:
         engine.dispose()
 
