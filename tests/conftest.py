@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres import admin_engine
+from sqlalchemy import Engine
 from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
@@ -42,3 +44,11 @@ def container(settings: Settings, onnx_embedder: Embedder) -> Iterator[Container
     built = build_container(settings, embedder=onnx_embedder)
     yield built
     built.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An AUTOCOMMIT engine on PostgreSQL's ``test`` database, for CREATE / DROP DATABASE."""
+    engine = admin_engine()
+    yield engine
+    engine.dispose()

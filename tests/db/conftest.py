@@ -1,21 +1,18 @@
 """Database fixtures: every test here runs on SQLite (a temp file) and on a real PostgreSQL.
 
 PostgreSQL tests get a fresh database ``rag_test_<random hex>`` on 127.0.0.1:5432, dropped at
-teardown, so parallel runs never collide. They run by default (they are part of CI): if the
-server is down it is started, and if it still cannot be reached the tests fail, not skip.
+teardown, so parallel runs never collide (the server itself: tests/postgres.py).
 """
 
 from __future__ import annotations
 
 import secrets
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.exc import OperationalError
+from postgres import PG_SERVER
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from testing_secrets import TEST_JWT_SECRET
 
@@ -24,53 +21,6 @@ from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
 from rag_chatbot.db.migrate import upgrade_to_head
 from rag_chatbot.db.repository import DocumentRepository
-
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PG_ADMIN_URL = f"{PG_SERVER}/test"
-
-
-def _reachable(engine: Engine) -> bool:
-    try:
-        with engine.connect():
-            return True
-    except OperationalError:
-        return False
-
-
-def _start_postgres() -> str:
-    clusters = (
-        sorted(p.name for p in Path("/etc/postgresql").glob("*"))
-        if Path("/etc/postgresql").is_dir()
-        else []
-    )
-    if not clusters:
-        return "no cluster under /etc/postgresql"
-    started = subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main", "start"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return (started.stdout + started.stderr).strip()
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
-    """An AUTOCOMMIT engine on the ``test`` database, for CREATE / DROP DATABASE."""
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    if not _reachable(engine):
-        note = _start_postgres()
-        deadline = time.monotonic() + 30
-        while not _reachable(engine) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if not _reachable(engine):
-            pytest.fail(
-                f"PostgreSQL is required by tests/db and cannot be reached at {PG_ADMIN_URL}, "
-                f"even after trying to start it ({note or 'pg_ctlcluster said nothing'})",
-                pytrace=False,
-            )
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
