@@ -7,8 +7,11 @@ fail, not skip.
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,19 @@ def admin_engine() -> Engine:
                 pytrace=False,
             )
     return engine
+
+
+@contextmanager
+def fresh_database(admin: Engine, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty database ``<prefix>_<random hex>``, dropped afterwards."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _reachable(engine: Engine) -> bool:

@@ -6,12 +6,11 @@ teardown, so parallel runs never collide (the server itself: tests/postgres.py).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres import PG_SERVER
+from postgres import fresh_database
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from testing_secrets import TEST_JWT_SECRET
@@ -29,15 +28,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'db' / 'rag-chatbot.db'}"
         return
-    admin: Engine = request.getfixturevalue("postgres_admin")
-    name = f"rag_test_{secrets.token_hex(6)}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(request.getfixturevalue("postgres_admin"), "rag_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,14 +6,14 @@ tests/db does (the server itself: tests/postgres.py).
 
 from __future__ import annotations
 
-import secrets
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from postgres import PG_SERVER
+from postgres import fresh_database
 from sqlalchemy import Engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,19 +25,8 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 @pytest.fixture
 def new_pg_database(postgres_admin: Engine) -> Iterator[Callable[[], str]]:
     """Call it for the URL of a new, empty PostgreSQL database (each dropped at teardown)."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"rag_ops_{secrets.token_hex(6)}"
-        with postgres_admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        return f"{PG_SERVER}/{name}"
-
-    yield make
-    with postgres_admin.connect() as connection:
-        for name in made:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_database(postgres_admin, "rag_ops"))
 
 
 def _required_tool(command: str, install: str) -> None:

@@ -1,4 +1,8 @@
-"""Apps over real containers with Redis (own key prefix per test) or in-process stores."""
+"""Apps over real containers with Redis (own key prefix per test) or in-process stores.
+
+Every container-backed test runs twice: accounts, sessions and the index version in SQLite,
+then in a fresh PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from postgres import fresh_database
 from security_support import Factory, browser, client
 from testing_secrets import TEST_ADMIN_TOKEN, TEST_JWT_SECRET
 
@@ -72,9 +77,19 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         client.delete(*keys)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None: the default SQLite file in the data directory; else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield None
+        return
+    with fresh_database(request.getfixturevalue("postgres_admin"), "rag_security") as url:
+        yield url
+
+
 @pytest.fixture
 def make_container(
-    tmp_path: Path, onnx_embedder: Embedder, fixture_corpus: Path
+    tmp_path: Path, onnx_embedder: Embedder, fixture_corpus: Path, database_url: str | None
 ) -> Iterator[Factory]:
     """Build containers over one data directory with the fixture corpus; closed afterwards.
 
@@ -94,6 +109,8 @@ def make_container(
             "rate_limit_default": "10000/minute",
             "rate_limit_upload": "10000/minute",
         }
+        if database_url is not None:
+            values["database_url"] = database_url
         values.update(overrides)
         if built and "qdrant_url" not in values:
             # One embedded index opens in one process only: replicas share the first's store.

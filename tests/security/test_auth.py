@@ -217,7 +217,11 @@ def test_development_without_a_secret_keeps_one_in_the_data_dir(tmp_path: Path) 
 
 async def test_cli_creates_an_admin_who_can_log_in(make_container: Factory, tmp_path: Path) -> None:
     container = make_container()
-    env = {**os.environ, "DATA_DIR": str(container.settings.data_dir)}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(container.settings.data_dir),
+        "DATABASE_URL": container.settings.resolved_database_url,  # the app's own database
+    }
     command = [sys.executable, "-m", "rag_chatbot", "users", "create"]
     made = subprocess.run(
         [*command, "Root", "--admin", "--password-stdin"],
