@@ -7,6 +7,7 @@ rule starts from the same candidates as the default retriever (dense and lexical
 scored over their union) and prints page recall@10, MRR@10 and nDCG@10. Each rule was written
 down from a failure seen in the per-question ranks, then measured once; none was tuned:
 
+- dense only, for reference: the dense scores of the same candidates;
 - default: score fusion (lexical weight 0.1), pages ranked by their best passage;
 - page-level fusion: each retriever ranks pages by its own best passage, then the page scores
   are fused (a page's dense and lexical evidence may come from different passages);
@@ -70,6 +71,11 @@ def _ranked(scores: dict[str, float]) -> list[str]:
     return sorted(scores, key=lambda page: (-scores[page], page))
 
 
+def dense_only(c: Candidates, q: Query) -> list[str]:
+    ranked = sorted(c.dense, key=lambda h: -h.score)
+    return [page for page, _, _ in aggregate(ranked, key=lambda h: h.chunk.source)]
+
+
 def default(c: Candidates, q: Query) -> list[str]:
     return [page for page, _, _ in aggregate(c.fused(), key=lambda h: h.chunk.source)]
 
@@ -111,6 +117,7 @@ def main() -> None:
         return _ranked({p: s + score.get(lead[p], 0.0) for p, s in best.items()})
 
     rules: dict[str, Callable[[Candidates, Query], list[str]]] = {
+        "dense only, over the same candidates": dense_only,
         "default (fused passages, best per page)": default,
         "page-level fusion": page_level_fusion,
         "passage-count correction (Bonferroni)": passage_count,
