@@ -22,8 +22,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install .
-# The model must load and embed offline: no download at run time.
-RUN --network=none python -c "from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; assert E().embed(['offline check']).shape == (1, 384)"
+# The model must load and embed offline: no download at run time. This also builds the
+# integer query model (embedders/integer.py) into /opt/models, so no start-up converts it.
+RUN --network=none python -c "from pathlib import Path; from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; e = E(query_model_dir=Path('/opt/models')); assert e.embed(['offline check']).shape == e.embed_queries(['offline check']).shape == (1, 384)"
 
 # ---- frontend: nginx (non-root, port 8080) proxying to the backend ----------------------------
 FROM ${NGINX_IMAGE} AS frontend
@@ -43,6 +44,7 @@ RUN groupadd --system --gid 10001 app \
  && mkdir -p /data /app \
  && chown app:app /data
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/models /opt/models
 # alembic.ini lets operators run `alembic upgrade head` from /app, as from a checkout.
 COPY alembic.ini /app/alembic.ini
 ENV PATH=/opt/venv/bin:$PATH \
@@ -50,6 +52,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     DATA_DIR=/data \
+    MODEL_CACHE_DIR=/opt/models \
     ENVIRONMENT=production
 WORKDIR /app
 USER app

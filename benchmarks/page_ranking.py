@@ -44,7 +44,7 @@ class Candidates:
     """One question's dense and lexical hits, each scored over the union (and extra ids)."""
 
     def __init__(self, container: Container, question: str, extra: Callable[[set[str]], set[str]]):
-        store, vector = container.store, container.embedder.embed([question])[0].tolist()
+        store, vector = container.store, container.embedder.embed_queries([question])[0].tolist()
         sparse = container.lexical.encode_query(question)
         self.dense, self.lexical = store.search_dense(vector, 50), store.search_sparse(sparse, 50)
         pages = {h.chunk.source for h in self.dense + self.lexical}

@@ -46,7 +46,7 @@ def variants(container: Container, queries: list[Query]) -> dict[str, float]:
     store, embedder, lexical = container.store, container.embedder, container.lexical
     rules: dict[str, list[float]] = {}
     for q in queries:
-        vector = embedder.embed([q.question])[0].tolist()
+        vector = embedder.embed_queries([q.question])[0].tolist()
         sparse = lexical.encode_query(q.question)
         dense, words = store.search_dense(vector, 50), store.search_sparse(sparse, 50)
         union = {h.chunk.id for h in dense} | {h.chunk.id for h in words}

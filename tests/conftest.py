@@ -26,10 +26,11 @@ def fixture_corpus() -> Path:
 
 
 @pytest.fixture(scope="session")
-def onnx_embedder() -> Embedder:
+def onnx_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The default model as the app builds it (integer query model included)."""
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder(batch_size=32)
+    return OnnxMiniLMEmbedder(batch_size=32, query_model_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         0, ge=0, le=64, description="CPU threads per model call; 0: one per core (onnx only)."
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per model call.")
+    model_cache_dir: Path | None = Field(
+        None,
+        description="Where models derived at start-up are kept (onnx: the integer query model); "
+        "default $XDG_CACHE_HOME/rag-chatbot/models, else ~/.cache/rag-chatbot/models.",
+    )
     chunk_max_tokens: int = Field(
         200, ge=32, le=256, description="Word pieces per chunk, title and section path included."
     )

@@ -81,10 +81,13 @@ class Container:
 
 
 def _onnx(settings: Settings) -> Embedder:
+    from rag_chatbot.providers.embedders.integer import default_cache_dir
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
     return OnnxMiniLMEmbedder(
-        batch_size=settings.embedding_batch_size, threads=settings.embedding_threads or None
+        batch_size=settings.embedding_batch_size,
+        threads=settings.embedding_threads or None,
+        query_model_dir=settings.model_cache_dir or default_cache_dir(),
     )
 
 
@@ -103,11 +106,9 @@ _EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The configured model; concurrent small requests (queries) share its calls."""
-    from rag_chatbot.providers.embedders.batching import BatchingEmbedder
-
+    """The configured model."""
     _check_model(settings)
-    return BatchingEmbedder(_EMBEDDERS[settings.embedding_provider](settings))
+    return _EMBEDDERS[settings.embedding_provider](settings)
 
 
 def embedding_identity(settings: Settings) -> tuple[str, int]:

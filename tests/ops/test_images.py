@@ -83,11 +83,17 @@ def test_frontend_stage_is_unprivileged_nginx_with_our_config() -> None:
     assert "ARG NGINX_IMAGE=nginxinc/nginx-unprivileged" in (ROOT / "Dockerfile").read_text()
 
 
-def test_the_build_proves_the_model_loads_offline() -> None:
+def test_the_build_proves_the_model_loads_offline(tmp_path: Path) -> None:
     runs = [args for kind, args in stages()["build"] if kind == "RUN"]
     offline = [r for r in runs if r.startswith("--network=none")]
     assert offline and "OnnxMiniLMEmbedder" in offline[0]
-    compile(shlex.split(offline[0])[-1], "offline-check", "exec")
+    code = shlex.split(offline[0])[-1]
+    # Run it here, building the integer query model where the image's runtime looks for it.
+    backend = stages()["backend"]
+    assert ("COPY", "--from=build /opt/models /opt/models") in backend
+    assert any(k == "ENV" and "MODEL_CACHE_DIR=/opt/models" in a for k, a in backend)
+    exec(compile(code.replace("/opt/models", str(tmp_path)), "offline-check", "exec"), {})
+    assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]
 
 
 def _ignore_rules() -> list[tuple[bool, re.Pattern[str]]]:

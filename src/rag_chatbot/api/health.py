@@ -29,7 +29,7 @@ def _probes(container: Container) -> dict[str, Callable[[], str]]:
 
     def ai_service() -> str:
         # The embedder answers every question; a failing LLM only degrades answers (fallback).
-        container.embedder.embed(["health check"])
+        container.embedder.embed_queries(["health check"])
         return container.generator_status()
 
     def cache() -> str:

@@ -52,7 +52,7 @@ class HybridRetriever:
     def retrieve(self, query: str, top_k: int) -> RetrievalResult:
         limit = max(self._candidates, top_k)
         try:
-            vector = self._embedder.embed([query])[0].tolist()
+            vector = self._embedder.embed_queries([query])[0].tolist()
             sparse_query = self._lexical.encode_query(query)
             # Rank on ids and scores only: reading payloads is most of a search's cost, so
             # only the top_k chunks that are kept are read (one ``chunks`` call at the end).
@@ -80,7 +80,7 @@ class HybridRetriever:
 
     def dense_only(self, query: str, limit: int) -> list[ScoredChunk]:
         """Dense ranking alone (visible chunks), for comparisons in the benchmark."""
-        vector = self._embedder.embed([query])[0].tolist()
+        vector = self._embedder.embed_queries([query])[0].tolist()
         hits = self._store.search_dense(vector, limit)
         visible = self._repo.committed(h.chunk.id for h in hits)
         return [h for h in hits if h.chunk.id in visible]

@@ -21,6 +21,9 @@ class Embedder(Protocol):
     - ``embed(texts)`` returns a float32 array of shape ``(len(texts), dimension)`` whose rows
       have unit L2 norm, in input order; an empty input gives shape ``(0, dimension)``.
       It batches internally (``EMBEDDING_BATCH_SIZE``). Raises ``EmbeddingError`` on failure.
+    - ``embed_queries(texts)`` is ``embed`` for search queries, in the same vector space: a
+      model may run them another way (short texts, one at a time, on every request), and
+      its vectors may differ from ``embed``'s by that way's rounding (cosine about 0.99).
     - ``count_tokens(text)`` is the number of word pieces the model sees for ``text``,
       special tokens included, without truncation.
     """
@@ -30,5 +33,7 @@ class Embedder(Protocol):
     max_tokens: int
 
     def embed(self, texts: Sequence[str]) -> Vectors: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors: ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -51,6 +51,9 @@ class HashingEmbedder:
                 out[row] /= norm
         return out
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed(texts)
+
     def count_tokens(self, text: str) -> int:
         """Whitespace-separated tokens plus 2, standing in for [CLS] and [SEP]."""
         return len(text.split()) + 2

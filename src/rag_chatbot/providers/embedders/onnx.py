@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from rag_chatbot.errors import EmbeddingError, ProviderUnavailable
 from rag_chatbot.providers.embedders.base import Vectors
+from rag_chatbot.providers.embedders.integer import integer_model
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -61,6 +62,11 @@ class OnnxMiniLMEmbedder:
     core); ``session_options`` replaces the default options (for benchmarks; ``threads`` is
     applied to it).
 
+    ``embed_queries`` runs each query alone on one thread: padding a query to a longer one
+    costs more than a shared call saves, and a second thread buys 0.4 ms for 1.8 ms of CPU.
+    With ``query_model_dir`` it uses the integer-arithmetic twin of the model cached there
+    (``integer``: 2.4x cheaper, vectors within cosine 0.993); without, the float model.
+
     Raises ``ProviderUnavailable`` when a dependency is missing, ``EmbeddingError`` when the
     model cannot be loaded and, from ``embed``, on any tokenizer or runtime failure.
     """
@@ -76,6 +82,7 @@ class OnnxMiniLMEmbedder:
         *,
         max_batch_tokens: int = 512,
         session_options: onnxruntime.SessionOptions | None = None,
+        query_model_dir: Path | None = None,
     ) -> None:
         if batch_size < 1 or max_batch_tokens < MAX_TOKENS:
             raise ValueError(
@@ -95,9 +102,19 @@ class OnnxMiniLMEmbedder:
         options = session_options if session_options is not None else ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        query_options = ort.SessionOptions()
+        query_options.intra_op_num_threads = 1
         try:
             self._session = ort.InferenceSession(
                 str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            query_path = (
+                self.model_path
+                if query_model_dir is None
+                else integer_model(self.model_path, query_model_dir)
+            )
+            self._query_session = ort.InferenceSession(
+                str(query_path), sess_options=query_options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = load_tokenizer(truncate=True)
             self._counter = load_tokenizer(truncate=False)
@@ -115,7 +132,18 @@ class OnnxMiniLMEmbedder:
             raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
         out = np.empty((len(encodings), DIMENSION), dtype=np.float32)
         for rows in self._batches([len(e.ids) for e in encodings]):
-            out[rows] = self._embed_batch([encodings[i] for i in rows])
+            out[rows] = self._embed_batch([encodings[i] for i in rows], self._session)
+        return out
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        """Embed ``texts`` as queries: each alone, on the query model (see the class)."""
+        try:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        except Exception as exc:
+            raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
+        out = np.empty((len(encodings), DIMENSION), dtype=np.float32)
+        for row, encoding in enumerate(encodings):
+            out[row] = self._embed_batch([encoding], self._query_session)[0]
         return out
 
     def count_tokens(self, text: str) -> int:
@@ -138,7 +166,9 @@ class OnnxMiniLMEmbedder:
             current.append(index)
         return [*batches, current] if current else batches
 
-    def _embed_batch(self, encodings: list[Encoding]) -> Vectors:
+    def _embed_batch(
+        self, encodings: list[Encoding], session: onnxruntime.InferenceSession
+    ) -> Vectors:
         longest = max(len(e.ids) for e in encodings)
         input_ids = np.zeros((len(encodings), longest), dtype=np.int64)  # [PAD] is id 0
         mask = np.zeros_like(input_ids)
@@ -149,7 +179,7 @@ class OnnxMiniLMEmbedder:
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         try:
-            (hidden,) = self._session.run(["last_hidden_state"], feeds)
+            (hidden,) = session.run(["last_hidden_state"], feeds)
         except Exception as exc:
             raise EmbeddingError(f"onnxruntime failed on {len(encodings)} texts: {exc}") from exc
         return mean_pool_normalize(np.asarray(hidden, dtype=np.float32), mask)

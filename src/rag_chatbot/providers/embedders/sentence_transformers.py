@@ -58,6 +58,9 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(f"sentence-transformers failed: {exc}") from exc
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        return self.embed(texts)
+
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` including [CLS] and [SEP], without truncation."""
         # verbose=False: the "longer than 512" warning is expected when counting long texts.
