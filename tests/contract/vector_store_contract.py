@@ -161,6 +161,26 @@ class VectorStoreContract:
         assert store.score_dense(query, 3, within=set()) == []
         assert store.score_sparse(_ENCODER.encode_query("the of and"), 3) == []
 
+    def test_score_hybrid_completes_each_ranking_over_both(self, store: VectorStore) -> None:
+        points = corpus()
+        store.upsert(points)
+        query = (0.3, 1.0, 0.1, 0.01, 0.0, 0.0, 0.0, 0.0)  # dense top 2: passages 1 and 0
+        sparse = _ENCODER.encode_query("vacuum")  # lexical: passage 3 alone
+
+        dense, lexical = store.score_hybrid(query, sparse, 2)
+
+        every_dense = dict(store.score_dense(query, 10))
+        top_dense = [cid for cid, _ in store.score_dense(query, 2)]
+        top_lexical = [cid for cid, _ in store.score_sparse(sparse, 2)]
+        assert top_lexical == [points[3].chunk.id]
+        # Dense: its own top 2 first, then the lexical candidate it had not ranked.
+        assert [cid for cid, _ in dense] == [*top_dense, points[3].chunk.id]
+        for cid, score in dense:
+            assert score == pytest.approx(every_dense[cid], abs=1e-5)
+        # Lexical: the dense candidates share no term with "vacuum", so they stay out.
+        assert [cid for cid, _ in lexical] == top_lexical
+        assert store.score_hybrid(query, _ENCODER.encode_query("the of and"), 2)[1] == []
+
     def test_chunks_gives_the_chunks_of_existing_ids(self, store: VectorStore) -> None:
         points = corpus()
         store.upsert(points)

@@ -56,14 +56,10 @@ class HybridRetriever:
             sparse_query = self._lexical.encode_query(query)
             # Rank on ids and scores only: reading payloads is most of a search's cost, so
             # only the top_k chunks that are kept are read (one ``chunks`` call at the end).
-            dense = self._store.score_dense(vector, limit)
-            lexical = self._store.score_sparse(sparse_query, limit)
-            # Each list only scored its own top hits; score the other list's hits too, so a
-            # passage is never fused as if one retriever had given it zero.
-            union = _ids(dense) | _ids(lexical)
-            dense += self._store.score_dense(vector, limit, within=union - _ids(dense))
-            lexical += self._store.score_sparse(sparse_query, limit, within=union - _ids(lexical))
-            visible = self._repo.committed(union)
+            # Each list is completed over the other's candidates, so a passage is never fused
+            # as if one retriever had given it zero (``vector_stores.scoring``).
+            dense, lexical = self._store.score_hybrid(vector, sparse_query, limit)
+            visible = self._repo.committed(cid for cid, _ in [*dense, *lexical])
             dense = [(cid, s) for cid, s in dense if cid in visible]
             lexical = [(cid, s) for cid, s in lexical if cid in visible]
             fused = fuse_id_scores([(dense, 1.0), (lexical, self._lexical_weight)])[:top_k]
@@ -84,7 +80,3 @@ class HybridRetriever:
         hits = self._store.search_dense(vector, limit)
         visible = self._repo.committed(h.chunk.id for h in hits)
         return [h for h in hits if h.chunk.id in visible]
-
-
-def _ids(pairs: list[tuple[str, float]]) -> set[str]:
-    return {cid for cid, _ in pairs}

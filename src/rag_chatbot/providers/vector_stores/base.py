@@ -24,6 +24,8 @@ class VectorStore(Protocol):
       but return ``(chunk id, score)`` pairs without the chunks, and ``chunks(ids)`` gives the
       chunks of the ids that exist, by id: reading payloads is most of a search's cost, so a
       caller that ranks many candidates and keeps a few asks for those few only.
+    - ``score_hybrid(vector, sparse, limit)`` is ``scoring.complete_scores`` on this store: both
+      rankings' top ``limit``, each completed over the other's candidates, in one call.
     - ``ids()`` lists every stored chunk id (used to collect points no document owns).
     - ``count()`` is the number of points; ``optimize()`` builds search indexes (HNSW) after bulk
       writes; ``close()`` persists everything and releases files. Data survives close + reopen.
@@ -49,6 +51,10 @@ class VectorStore(Protocol):
     def score_sparse(
         self, vector: SparseVector, limit: int, within: Collection[str] | None = None
     ) -> list[tuple[str, float]]: ...
+
+    def score_hybrid(
+        self, vector: Sequence[float], sparse: SparseVector, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]: ...
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]: ...
 

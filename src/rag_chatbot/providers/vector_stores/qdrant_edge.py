@@ -45,6 +45,7 @@ from rag_chatbot.providers.vector_stores.payload import (
     chunk_from_payload,
     chunk_to_payload,
 )
+from rag_chatbot.providers.vector_stores.scoring import complete_scores
 
 _BATCH_SIZE = 256
 _SCROLL_PAGE = 1024
@@ -127,6 +128,11 @@ class QdrantEdgeStore:
         if query is None:
             return []
         return [(str(p.id), p.score) for p in self._query(query, limit, None, within, False)]
+
+    def score_hybrid(
+        self, vector: Sequence[float], sparse: SparseVector, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        return complete_scores(self, vector, sparse, limit)
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
         shard = self._live()

@@ -22,6 +22,7 @@ from rag_chatbot.providers.vector_stores.payload import (
     chunk_from_payload,
     chunk_to_payload,
 )
+from rag_chatbot.providers.vector_stores.scoring import complete_scores
 
 _BATCH_SIZE = 256
 _SCROLL_PAGE = 1024
@@ -102,6 +103,11 @@ class QdrantServerStore:
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
         found = self._points(sparse, SPARSE_VECTOR, limit, within, with_payload=False)
         return [(str(p.id), p.score) for p in found]
+
+    def score_hybrid(
+        self, vector: Sequence[float], sparse: SparseVector, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        return complete_scores(self, vector, sparse, limit)
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
         if not chunk_ids:

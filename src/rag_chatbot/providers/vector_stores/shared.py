@@ -45,7 +45,10 @@ SOCKET_ENV = "RAG_CHATBOT_VECTOR_STORE_SOCKET"
 AUTHKEY_ENV = "RAG_CHATBOT_VECTOR_STORE_AUTHKEY"
 
 _WRITES = frozenset({"upsert", "delete", "optimize"})
-_READS = {"search_dense", "search_sparse", "score_dense", "score_sparse", "chunks", "ids", "count"}
+_READS = {
+    *("search_dense", "search_sparse", "score_dense", "score_sparse", "score_hybrid"),
+    *("chunks", "ids", "count"),
+}
 _METHODS = _WRITES | _READS  # close: the owner's
 # Building HNSW on a large index takes minutes (holding the server's GIL): no call timeout.
 _UNTIMED = frozenset({"optimize"})
@@ -246,6 +249,12 @@ class SharedVectorStore:
     ) -> list[tuple[str, float]]:
         found = self._call("score_sparse", vector, limit, _plain(within))
         return cast(list[tuple[str, float]], found)
+
+    def score_hybrid(
+        self, vector: Sequence[float], sparse: SparseVector, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        found = self._call("score_hybrid", list(vector), sparse, limit)
+        return cast(tuple[list[tuple[str, float]], list[tuple[str, float]]], found)
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
         return cast(dict[str, Chunk], self._call("chunks", list(chunk_ids)))
