@@ -225,6 +225,29 @@ def compare_session_options(passages_file: str, repeat: int) -> None:
         print(f"{label:48s} load {figures['load_s']:.2f} s  {run_figures(figures, 32)}")
 
 
+def compare_query_models(queries: Path) -> None:
+    """Each docs-faq question embedded alone on one thread: the float model (what passages
+    use) against the integer query model (``embed_queries``), CPU time and agreement."""
+    from rag_chatbot.providers.embedders.integer import default_cache_dir
+    from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
+
+    questions = [json.loads(line)["question"] for line in queries.read_text().splitlines()]
+    embedder = OnnxMiniLMEmbedder(threads=1, query_model_dir=default_cache_dir())
+    print(f"\n== queries: the {len(questions)} docs-faq questions, each alone, one thread")
+    vectors = {}
+    for label, embed in (("float (passages)", embedder.embed), ("integer", embedder.embed_queries)):
+        cpu = []
+        for _ in range(5):
+            for question in questions:
+                start = time.process_time()
+                embed([question])
+                cpu.append(time.process_time() - start)
+        vectors[label] = np.concatenate([embed([q]) for q in questions])
+        print(f"{label}: median {np.median(cpu) * 1000:.2f} ms of CPU a query")
+    cosines = np.einsum("ij,ij->i", *vectors.values())
+    print(f"agreement: cosine(integer, float) mean {cosines.mean():.4f}, min {cosines.min():.4f}")
+
+
 def compare_batch_memory(passages_file: str, repeat: int, with_torch: bool) -> None:
     runs: list[tuple[str, str, dict[str, Any]]] = [
         ("onnx (default cap)", "onnx", {}),
@@ -247,6 +270,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=180, help="words per passage")
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--skip-torch", action="store_true", help="ONNX only")
+    parser.add_argument("--queries", type=Path, default=CORPUS.parent / "queries.jsonl")
     parser.add_argument("--repeat", type=int, default=2, help="runs per figure; the best counts")
     parser.add_argument(
         "--options-limit", type=int, default=160, help="passages for the option and memory runs"
@@ -283,6 +307,7 @@ def main() -> None:
                 f"mean {cosines.mean():.5f}, min {cosines.min():.5f}, "
                 f"1st percentile {np.percentile(cosines, 1):.5f}"
             )
+        compare_query_models(args.queries)
         if not args.skip_options:
             compare_session_options(subset, args.repeat)
             compare_batch_memory(subset, args.repeat, with_torch=not args.skip_torch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 
@@ -18,6 +19,7 @@ from rag_chatbot.cli.render import search_json
 from rag_chatbot.errors import RagChatbotError
 
 router = APIRouter(prefix="/api", tags=["chat"])
+_Item = str | Restart | ChatReply
 
 
 @router.post("/search", response_model=SearchResponse)
@@ -62,12 +64,17 @@ async def chat(
             )
         return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
     # Session, question and retrieval are checked here: their errors get an HTTP status.
+    # The first item is read in the same thread call, so it goes out with the headers rather
+    # than after another trip through the thread pool.
     items = await run_in_threadpool(
-        container.chat.stream,
-        body.message,
-        session_id=body.session_id,
-        selected_text=body.selected_text,
-        owner=caller.owner,
+        lambda: _first_item_ready(
+            container.chat.stream(
+                body.message,
+                session_id=body.session_id,
+                selected_text=body.selected_text,
+                owner=caller.owner,
+            )
+        )
     )
     return StreamingResponse(
         _events(items),
@@ -85,7 +92,13 @@ def _identity_headers(caller: Principal) -> dict[str, str]:
     return {CLIENT_TOKEN_HEADER: token} if token else {}
 
 
-def _events(items: Iterator[str | Restart | ChatReply]) -> Iterator[str]:
+def _first_item_ready(items: Iterator[_Item]) -> Iterator[_Item]:
+    """``items`` with its first item already produced (an error then gets an HTTP status)."""
+    first = next(items, None)
+    return items if first is None else itertools.chain([first], items)
+
+
+def _events(items: Iterator[_Item]) -> Iterator[str]:
     """SSE events; a sync iterator, so Starlette runs each step in its thread pool."""
     try:
         for item in items:
