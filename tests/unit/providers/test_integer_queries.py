@@ -112,7 +112,7 @@ def test_processes_starting_together_share_one_complete_file(tmp_path: Path) -> 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the cache directory should be")
-    with pytest.raises(EmbeddingError, match="cannot build the integer query model"):
+    with pytest.raises(EmbeddingError, match=r"cannot build the integer query model.*MODEL_CACHE"):
         integer_model(SOURCE, blocked)
     with pytest.raises(EmbeddingError, match="not-a-dir"):
         OnnxMiniLMEmbedder(query_model_dir=blocked)

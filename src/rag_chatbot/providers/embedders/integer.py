@@ -52,7 +52,10 @@ def integer_model(source: Path, cache_dir: Path) -> Path:
             _convert(source, Path(work))
             os.replace(Path(work) / "integer.onnx", target)
     except Exception as exc:  # onnx, onnxruntime and the file system raise their own types
-        raise EmbeddingError(f"cannot build the integer query model in {cache_dir}: {exc}") from exc
+        raise EmbeddingError(
+            f"cannot build the integer query model in {cache_dir} (MODEL_CACHE_DIR must be a "
+            f"writable directory): {exc}"
+        ) from exc
     log.info("integer_query_model_built", extra={"path": str(target)})
     return target
 
