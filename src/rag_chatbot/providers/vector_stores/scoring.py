@@ -7,25 +7,18 @@ One function, so the rule lives in one place and a store that answers for anothe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from rag_chatbot.domain import SparseVector
+
+if TYPE_CHECKING:
+    from rag_chatbot.providers.vector_stores.base import VectorStore
 
 Scores = list[tuple[str, float]]
 
 
-class _Scorer(Protocol):
-    def score_dense(
-        self, vector: Sequence[float], limit: int, within: set[str] | None = None
-    ) -> Scores: ...
-
-    def score_sparse(
-        self, vector: SparseVector, limit: int, within: set[str] | None = None
-    ) -> Scores: ...
-
-
 def complete_scores(
-    store: _Scorer, vector: Sequence[float], sparse: SparseVector, limit: int
+    store: VectorStore, vector: Sequence[float], sparse: SparseVector, limit: int
 ) -> tuple[Scores, Scores]:
     """Dense and lexical ``(chunk id, score)`` lists over the union of their top ``limit``.
 
