@@ -126,10 +126,7 @@ class OnnxMiniLMEmbedder:
         """Embed ``texts`` in order: unit rows of float32, shape ``(len(texts), 384)``."""
         if len(texts) == 0:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        try:
-            encodings = self._tokenizer.encode_batch(list(texts))
-        except Exception as exc:
-            raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
+        encodings = self._encode(texts)
         out = np.empty((len(encodings), DIMENSION), dtype=np.float32)
         for rows in self._batches([len(e.ids) for e in encodings]):
             out[rows] = self._embed_batch([encodings[i] for i in rows], self._session)
@@ -137,14 +134,17 @@ class OnnxMiniLMEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` as queries: each alone, on the query model (see the class)."""
-        try:
-            encodings = self._tokenizer.encode_batch(list(texts))
-        except Exception as exc:
-            raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
+        encodings = self._encode(texts)
         out = np.empty((len(encodings), DIMENSION), dtype=np.float32)
         for row, encoding in enumerate(encodings):
             out[row] = self._embed_batch([encoding], self._query_session)[0]
         return out
+
+    def _encode(self, texts: Sequence[str]) -> list[Encoding]:
+        try:
+            return self._tokenizer.encode_batch(list(texts))
+        except Exception as exc:
+            raise EmbeddingError(f"cannot tokenize input: {exc}") from exc
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` including [CLS] and [SEP], without truncation."""
