@@ -60,9 +60,12 @@ class Results:
     first_event: list[float] = field(default_factory=list)
     first_text: list[float] = field(default_factory=list)
     cpu_seconds: float = 0.0
-    # Latencies by the server process that holds the client's connection.
+    server_cpu_seconds: float = 0.0
+    # Latencies by the server process that held the client's connection.
     by_worker: dict[int, list[float]] = field(default_factory=dict)
-    connections: dict[int, int] = field(default_factory=dict)  # per server process
+    # Connections per server process when the clock started and when it stopped.
+    connections: dict[int, int] = field(default_factory=dict)
+    connections_at_end: dict[int, int] = field(default_factory=dict)
 
 
 class BadResponse(Exception):
@@ -175,13 +178,16 @@ async def client_loop(
     until: float,
     stream: bool,
     out: Results,
-    mine: list[float],
+    holders: dict[int, int],
 ) -> None:
     i = offset
     try:
         while time.monotonic() < until:
             question = asks[i % len(asks)]
             i += 1
+            if conn.writer is None:
+                await conn.open()  # the server closed it (``Connection: close``): a new one
+            holder = holders.get(conn.local_port or 0)
             started = time.perf_counter()
             try:
                 if stream:
@@ -199,7 +205,8 @@ async def client_loop(
                 out.errors.append(f"{type(exc).__name__}: {exc}")
                 continue
             out.latency.append(time.perf_counter() - started)
-            mine.append(out.latency[-1])
+            if holder is not None:
+                out.by_worker.setdefault(holder, []).append(out.latency[-1])
     finally:
         conn.close()
 
@@ -215,35 +222,60 @@ async def run(
 ) -> Results:
     """``clients`` closed loops for ``seconds``, each on its own keep-alive connection.
 
-    The connections are opened one by one before the clock starts. The server's workers share
-    the listening socket and whichever wakes first accepts, so the split of connections
-    between workers is uneven and varies from run to run (seen: 16/16 to 26/6), and the
-    clients of the busier worker wait longest: latencies are also reported by worker.
+    The connections are opened one by one before the clock starts. The kernel hashes each to
+    one of the server's workers, so the split can be uneven; the server evens it out by
+    closing connections of a worker over its share (``api/balance.py``), and a client whose
+    connection was closed opens a new one. Which worker holds which connection is read once
+    a second, and each request's latency is counted to the worker that held its connection.
     """
     out = Results()
     conns = [Connection(host, port) for _ in range(clients)]
     for conn in conns:
         await conn.open()
         await asyncio.sleep(0.005)
-    ports = [conn.local_port for conn in conns]
     holders = _holders(server_pid, port) if server_pid is not None else {}
-    mine: list[list[float]] = [[] for _ in conns]
+    out.connections = _split(holders)
+    server_cpu = _cpu_seconds(server_pid) if server_pid is not None else 0.0
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     until = time.monotonic() + seconds
+
+    async def watch() -> None:
+        while server_pid is not None and time.monotonic() < until - 1.0:
+            await asyncio.sleep(1.0)
+            now = _holders(server_pid, port)
+            holders.update(now)
+            out.connections_at_end = _split(now)
+
     await asyncio.gather(
+        watch(),
         *(
-            client_loop(conn, asks, n * 7, until, stream, out, mine[n])
+            client_loop(conn, asks, n * 7, until, stream, out, holders)
             for n, conn in enumerate(conns)
-        )
+        ),
     )
     done = resource.getrusage(resource.RUSAGE_SELF)
     out.cpu_seconds = done.ru_utime + done.ru_stime - cpu.ru_utime - cpu.ru_stime
-    for conn_port, latencies in zip(ports, mine, strict=True):
-        holder = holders.get(conn_port or 0)
-        if holder is not None:
-            out.by_worker.setdefault(holder, []).extend(latencies)
-            out.connections[holder] = out.connections.get(holder, 0) + 1
+    if server_pid is not None:
+        out.server_cpu_seconds = _cpu_seconds(server_pid) - server_cpu
     return out
+
+
+def _split(holders: dict[int, int]) -> dict[int, int]:
+    """Connections per server process."""
+    split: dict[int, int] = {}
+    for pid in holders.values():
+        split[pid] = split.get(pid, 0) + 1
+    return split
+
+
+def _cpu_seconds(server_pid: int) -> float:
+    """CPU time used so far by the server and its children (workers, index process)."""
+    server = psutil.Process(server_pid)
+    total = 0.0
+    for proc in [server, *server.children(recursive=True)]:
+        times = proc.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _holders(server_pid: int, port: int) -> dict[int, int]:
@@ -277,13 +309,18 @@ def report(name: str, out: Results, seconds: float, rss_mb: float) -> None:
                 f"p95 {percentile(values_ms, 0.95):.0f} ms"
             )
     if out.by_worker:
+        workers = sorted(out.by_worker, key=lambda pid: -out.connections.get(pid, 0))
         split = "; ".join(
-            f"{out.connections[pid]} connections: p50 {statistics.median(v or [0]) * 1000:.0f} "
-            f"ms, p95 {percentile(v, 0.95) * 1000:.0f} ms"
-            for pid, v in sorted(out.by_worker.items(), key=lambda kv: -out.connections[kv[0]])
+            f"{out.connections.get(pid, 0)} -> {out.connections_at_end.get(pid, 0)} connections: "
+            f"p50 {statistics.median(out.by_worker[pid]) * 1000:.0f} ms, "
+            f"p95 {percentile(out.by_worker[pid], 0.95) * 1000:.0f} ms"
+            for pid in workers
         )
-        print(f"  by server worker: {split}")
-    print(f"  load generator CPU: {1000 * out.cpu_seconds / max(total, 1):.2f} ms per request")
+        print(f"  by server worker (connections at start -> at end): {split}")
+    print(
+        f"  CPU per request: server {1000 * out.server_cpu_seconds / max(total, 1):.2f} ms, "
+        f"load generator {1000 * out.cpu_seconds / max(total, 1):.2f} ms"
+    )
     if out.errors:
         print(f"  first error: {out.errors[0]}")
 

@@ -11,15 +11,23 @@ uvicorn's supervisor (restarts, signals, health checks) is kept: it only asks fo
 of each worker it starts, so it gets a fresh one each time. The parent closes its copy once
 the worker has started (the child inherited the descriptor at spawn); a socket nobody accepts
 on would still be handed its share of connections.
+
+A hash is even on average only, so the workers also share a table of the connections each
+holds, and a worker over its share closes one after its next response (``api.balance``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import tempfile
+from pathlib import Path
 
 from uvicorn import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
+
+from rag_chatbot.api.balance import TABLE_ENV, BalancedHttpProtocol, ConnectionTable
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,13 @@ class ReusePortWorkers(Multiprocess):
         self._port = int(first.getsockname()[1])  # a fixed port even when asked for port 0
         self._handed_over.append(first)
         self._first: socket.socket | None = first
+        # Set before the workers are spawned: they inherit the environment and the protocol.
+        self._table_dir = tempfile.TemporaryDirectory(prefix="rag-chatbot-workers-")
+        # Twice the workers: a replacement starts before the worker it replaces has gone.
+        path = Path(self._table_dir.name) / "connections"
+        table = ConnectionTable.create(path, 2 * config.workers)
+        os.environ[TABLE_ENV] = str(table.path)
+        config.http = BalancedHttpProtocol
         super().__init__(config, sockets=[])
         log.info("listening on %s:%d, %d workers", config.host, self._port, config.workers)
 
@@ -53,6 +68,12 @@ class ReusePortWorkers(Multiprocess):
     @sockets.setter
     def sockets(self, value: list[socket.socket]) -> None:
         """Ignored: uvicorn's constructor stores its list; ours are made per worker."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            self._table_dir.cleanup()
 
     def init_processes(self) -> None:
         super().init_processes()
