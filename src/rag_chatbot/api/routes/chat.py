@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -15,6 +14,7 @@ from rag_chatbot.answering.chat import ChatReply
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
+from rag_chatbot.api.streaming import relay
 from rag_chatbot.cli.render import search_json
 from rag_chatbot.errors import RagChatbotError
 
@@ -63,11 +63,12 @@ async def chat(
                 owner=caller.owner,
             )
         return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
-    # Session, question and retrieval are checked here: their errors get an HTTP status.
-    # The first item is read in the same thread call, so it goes out with the headers rather
-    # than after another trip through the thread pool.
-    items = await run_in_threadpool(
-        lambda: _first_item_ready(
+    # Two trips through the thread pool: retrieval and the first item, then the rest, made in
+    # one go (``api.streaming``). Session, question and retrieval are checked in the first, so
+    # their errors still get an HTTP status; and the first event goes out before the rest of
+    # the stream competes with other questions for the cores.
+    first, rest = await run_in_threadpool(
+        lambda: _started(
             container.chat.stream(
                 body.message,
                 session_id=body.session_id,
@@ -77,7 +78,7 @@ async def chat(
         )
     )
     return StreamingResponse(
-        _events(items),
+        _events(first, relay(lambda: rest)),
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache",
@@ -92,24 +93,28 @@ def _identity_headers(caller: Principal) -> dict[str, str]:
     return {CLIENT_TOKEN_HEADER: token} if token else {}
 
 
-def _first_item_ready(items: Iterator[_Item]) -> Iterator[_Item]:
-    """``items`` with its first item already produced (an error then gets an HTTP status)."""
-    first = next(items, None)
-    return items if first is None else itertools.chain([first], items)
+def _started(items: Iterator[_Item]) -> tuple[_Item | None, Iterator[_Item]]:
+    """The first item (None for an empty stream) and the iterator, which goes on after it."""
+    return next(items, None), items
 
 
-def _events(items: Iterator[_Item]) -> Iterator[str]:
-    """SSE events; a sync iterator, so Starlette runs each step in its thread pool."""
+async def _events(first: _Item | None, rest: AsyncIterator[_Item]) -> AsyncIterator[str]:
+    """SSE events for ``first``, then for each item of ``rest`` as it comes."""
+    if first is not None:
+        yield _event(first)
     try:
-        for item in items:
-            if isinstance(item, str):
-                yield _sse("delta", {"text": item})
-            elif isinstance(item, Restart):
-                yield _sse("restart", {"reason": item.reason})
-            else:
-                yield _sse("answer", item.as_dict())
+        async for item in rest:
+            yield _event(item)
     except RagChatbotError as exc:  # the response has started: report in the stream
         yield _sse("error", {"detail": str(exc), "error_code": exc.error_code})
+
+
+def _event(item: _Item) -> str:
+    if isinstance(item, str):
+        return _sse("delta", {"text": item})
+    if isinstance(item, Restart):
+        return _sse("restart", {"reason": item.reason})
+    return _sse("answer", item.as_dict())
 
 
 def _sse(event: str, data: object) -> str:
