@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -10,6 +11,7 @@ import redis
 
 from rag_chatbot.config import parse_rate
 from rag_chatbot.keyvalue import KeyValueStore, MemoryStore, RedisStore, StoreUnavailable
+from rag_chatbot.keyvalue.redis_store import SOCKET_TIMEOUT
 from rag_chatbot.ratelimit import Limit, RateLimiter, scope_of
 
 
@@ -73,6 +75,22 @@ def test_redis_down_fails_fast_then_retries(redis_url: str) -> None:
     assert time.monotonic() - started < 0.05
     assert dead.ping() is False
     assert redis.Redis.from_url(redis_url).ping()
+
+
+def test_a_redis_that_never_answers_opens_the_breaker_after_the_socket_timeout() -> None:
+    # A listening socket nobody reads from: connections succeed, replies never come.
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        port = hung.getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", retry_seconds=30)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.get("x")
+        waited = time.monotonic() - started
+        with pytest.raises(StoreUnavailable, match="retrying shortly"):
+            store.get("x")  # no second wait: the breaker is open
+        assert time.monotonic() - started - waited < 0.05
+    # Long enough that a busy process is not taken for a hung Redis, short enough to fail.
+    assert SOCKET_TIMEOUT <= waited < SOCKET_TIMEOUT + 2
 
 
 def test_parse_rate() -> None:
