@@ -140,17 +140,23 @@ class BalancedHttpProtocol(HttpToolsProtocol):
     uvicorn send ``Connection: close`` and close the connection once the response is sent.
     """
 
-    _leaving = False
+    _counted = False  # this connection is in the worker's count
+    _leaving = False  # and was told to close
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if (balancer := _balancer()) is not None:
             balancer.opened()
+            self._counted = True
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if (balancer := _balancer()) is not None:
-            balancer.closed(leaving=self._leaving)
+        self._uncount()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol takes the connection over and reports its end to no one here.
+        self._uncount()
+        super().handle_websocket_upgrade()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -159,6 +165,7 @@ class BalancedHttpProtocol(HttpToolsProtocol):
             cycle is None
             or cycle.response_started
             or not cycle.keep_alive
+            or not self._counted
             or self._leaving
             or (balancer := _balancer()) is None
         ):
@@ -166,6 +173,11 @@ class BalancedHttpProtocol(HttpToolsProtocol):
         if balancer.should_shed():
             self._leaving = True
             cycle.keep_alive = False
+
+    def _uncount(self) -> None:
+        if self._counted and (balancer := _balancer()) is not None:
+            balancer.closed(leaving=self._leaving)
+        self._counted = False
 
 
 def _alive(pid: int) -> bool:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
-from rag_chatbot.api.balance import TABLE_ENV, Balancer, ConnectionTable, _balancer, over_share
+from rag_chatbot.api.balance import (
+    TABLE_ENV,
+    BalancedHttpProtocol,
+    Balancer,
+    ConnectionTable,
+    _balancer,
+    over_share,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,4 +115,75 @@ def test_a_worker_without_its_table_serves_unbalanced(
     try:
         assert _balancer() is None  # connections are served; none is ever shed
     finally:
+        _balancer.cache_clear()
+
+
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers every request with 200; accepts a WebSocket and holds it until the client goes."""
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _head(sock: socket.socket) -> bytes:
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(4096)
+    return head.lower()
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_protocol_counts_connections_and_closes_one_over_the_share(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = ConnectionTable.create(tmp_path / "table", 4)
+    table.publish(table.claim(os.getppid()), 0)  # another worker, holding no connection
+    monkeypatch.setenv(TABLE_ENV, str(table.path))
+    _balancer.cache_clear()
+    config = uvicorn.Config(
+        _app, port=0, http=BalancedHttpProtocol, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: server.started)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+        first, second = (socket.create_connection(("127.0.0.1", port)) for _ in range(2))
+        _wait_for(lambda: sorted(table.counts()) == [0, 2])
+
+        first.sendall(request)  # 2 held against a share of 1: this one is let go
+        assert b"\r\nconnection: close\r\n" in _head(first)
+        _wait_for(lambda: sorted(table.counts()) == [0, 1])
+        second.sendall(request)  # 1 held, a share of 1: kept
+        assert b"connection: close" not in _head(second)
+
+        upgraded = socket.create_connection(("127.0.0.1", port))
+        _wait_for(lambda: sorted(table.counts()) == [0, 2])
+        upgraded.sendall(
+            b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        assert _head(upgraded).startswith(b"http/1.1 101")
+        # A WebSocket is out of the HTTP count (its end is never reported to it).
+        _wait_for(lambda: sorted(table.counts()) == [0, 1])
+        for sock in (first, second, upgraded):
+            sock.close()
+        _wait_for(lambda: sorted(table.counts()) == [0, 0])
+    finally:
+        server.should_exit = True
+        thread.join(10)
         _balancer.cache_clear()
