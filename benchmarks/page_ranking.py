@@ -8,7 +8,9 @@ scored over their union) and prints page recall@10, MRR@10 and nDCG@10. Each rul
 down from a failure seen in the per-question ranks, then measured once; none was tuned:
 
 - dense only, for reference: the dense scores of the same candidates;
-- default: score fusion (lexical weight 0.1), pages ranked by their best passage;
+- default: score fusion (lexical weight 0.1), pages ranked by their best passage, a page with
+  the same content as one ranked above it left out (the retriever's ``first_copies``);
+- the same with every copy listed (the default until 2026-11-24);
 - page-level fusion: each retriever ranks pages by its own best passage, then the page scores
   are fused (a page's dense and lexical evidence may come from different passages);
 - passage-count correction: a page of n passages has n chances to hold a good one by luck
@@ -116,20 +118,32 @@ def main() -> None:
         best = _best(fused)
         return _ranked({p: s + score.get(lead[p], 0.0) for p, s in best.items()})
 
+    content = {d.source: d.content_hash for d in documents}
+
+    def one_copy(pages: list[str]) -> list[str]:
+        first: dict[str, str] = {}
+        for page in pages:
+            first.setdefault(content[page], page)
+        return [page for page in pages if first[content[page]] == page]
+
     rules: dict[str, Callable[[Candidates, Query], list[str]]] = {
-        "dense only, over the same candidates": dense_only,
-        "default (fused passages, best per page)": default,
-        "page-level fusion": page_level_fusion,
-        "passage-count correction (Bonferroni)": passage_count,
-        "best passage + lead passage": lead_passage,
-        "identifiers give lexical an equal vote": identifiers,
+        "dense only, over the same candidates": lambda c, q: one_copy(dense_only(c, q)),
+        "default (fused passages, best per page, identical pages once)": lambda c, q: one_copy(
+            default(c, q)
+        ),
+        "the same, identical pages each listed": default,
+        "page-level fusion": lambda c, q: one_copy(page_level_fusion(c, q)),
+        "passage-count correction (Bonferroni)": lambda c, q: one_copy(passage_count(c, q)),
+        "best passage + lead passage": lambda c, q: one_copy(lead_passage(c, q)),
+        "identifiers give lexical an equal vote": lambda c, q: one_copy(identifiers(c, q)),
     }
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rules}
     for q in read_queries(args.queries):
         plain = Candidates(container, q.question, lambda pages: set())
         with_leads = Candidates(container, q.question, lambda pages: {lead[p] for p in pages})
         for name, rule in rules.items():
-            pages = rule(with_leads if rule is lead_passage else plain, q)
+            leads = name == "best passage + lead passage"
+            pages = rule(with_leads if leads else plain, q)
             scores[name].append(
                 (
                     recall_at(pages, q.relevant, 10),

@@ -56,6 +56,26 @@ def test_replace_swaps_chunks_in_one_step(documents: DocumentRepository) -> None
     assert documents.all_chunk_ids() == {c.id for c in new}
 
 
+def test_owners_names_each_visible_chunks_document_and_its_content(
+    documents: DocumentRepository,
+) -> None:
+    page, copy, other = _record("page.md", "same"), _record("copy.md", "same"), _record("o.md", "x")
+    chunks = {record.source: _chunks(record, 2) for record in (page, copy, other)}
+    for record in (page, copy, other):
+        documents.replace(record, chunks[record.source])
+    asked = [c.id for cs in chunks.values() for c in cs] + ["not-a-chunk"]
+
+    owners = documents.owners(asked)
+
+    assert owners == {
+        c.id: (record.id, record.content_hash)
+        for record in (page, copy, other)
+        for c in chunks[record.source]
+    }
+    documents.remove("copy.md")
+    assert {c.id for c in chunks["copy.md"]}.isdisjoint(documents.owners(asked))
+
+
 def test_remove_and_committed_in_batches(documents: DocumentRepository) -> None:
     record = _record("big.md")
     chunks = _chunks(record, 1000)  # more ids than one IN (...) batch

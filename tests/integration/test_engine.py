@@ -66,6 +66,20 @@ def test_html_page_is_cited_by_heading_id_and_chrome_is_not_indexed(
     assert all("subscribe" not in h.chunk.text.lower() for h in nav)
 
 
+def test_a_document_saved_twice_is_found_once(container: Container, corpus: Path) -> None:
+    shutil.copy(corpus / "lighthouse.md", corpus / "lighthouse-copy.md")
+    container.pipeline.ingest_paths([corpus])
+    copies = {"lighthouse.md", "lighthouse-copy.md"}
+
+    hits = container.retriever.retrieve("how often do I clean the lens", 10).hits
+    answer = container.answerer.ask("How often is the Fresnel lens cleaned?")
+
+    # Each copy's passages score exactly alike: without the rule both would be listed.
+    assert len(copies & {h.chunk.source for h in hits}) == 1, [h.chunk.source for h in hits]
+    assert answer.grounded
+    assert len(copies & {c.source for c in answer.citations}) == 1
+
+
 def test_unrelated_question_is_not_answered(container: Container, corpus: Path) -> None:
     container.pipeline.ingest_paths([corpus])
     for question in (

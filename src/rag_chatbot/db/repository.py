@@ -20,7 +20,11 @@ STATUSES = frozenset({"processing", "completed", "failed"})
 _ERROR_MAX_CHARS = 4000
 
 
-_COMMITTED = select(ChunkRow.id).where(ChunkRow.id.in_(bindparam("ids", expanding=True)))
+_OWNERS = (
+    select(ChunkRow.id, ChunkRow.document_id, DocumentRow.content_hash)
+    .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
+    .where(ChunkRow.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 @dataclass(frozen=True)
@@ -174,17 +178,22 @@ class DocumentRepository:
             return ids
 
     def committed(self, chunk_ids: Iterable[str]) -> set[str]:
-        """The subset of ``chunk_ids`` whose rows are committed (i.e. visible).
+        """The subset of ``chunk_ids`` whose rows are committed (i.e. visible)."""
+        return set(self.owners(chunk_ids))
+
+    def owners(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """Each committed (visible) chunk of ``chunk_ids`` -> its document's id and content hash.
 
         Every question asks this, so it is one cached Core statement on a plain connection,
         not an ORM session (0.23 ms against 0.39 ms for ~100 ids on docs-faq).
         """
         ids = list(dict.fromkeys(chunk_ids))
-        found: set[str] = set()
+        found: dict[str, tuple[str, str]] = {}
         with self._sessions.kw["bind"].connect() as connection:
             for start in range(0, len(ids), _IN_CLAUSE_BATCH):
                 batch = ids[start : start + _IN_CLAUSE_BATCH]
-                found.update(connection.execute(_COMMITTED, {"ids": batch}).scalars())
+                for chunk_id, document_id, digest in connection.execute(_OWNERS, {"ids": batch}):
+                    found[chunk_id] = (document_id, digest)
         return found
 
     def forget_documents_of(self, chunk_ids: Iterable[str]) -> list[str]:

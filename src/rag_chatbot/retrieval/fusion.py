@@ -82,3 +82,22 @@ def aggregate(
         groups.setdefault(key(hit), []).append(hit)
     ranked = sorted(groups.items(), key=lambda kv: (-max(h.score for h in kv[1]), kv[0]))
     return [(name, max(h.score for h in members), members) for name, members in ranked]
+
+
+def first_copies(
+    ranked: Sequence[tuple[str, float]], owners: dict[str, tuple[str, str]]
+) -> list[tuple[str, float]]:
+    """``ranked`` without the chunks of a document identical to one ranked above it.
+
+    ``owners`` maps each chunk id to its document's id and content hash. Two documents with
+    the same hash hold the same text (``index.html`` and ``git.html`` of the Git manual, a
+    page saved twice): the second copy would only repeat the first in the results and in an
+    answer's passages, pushing a different page down.
+    """
+    first_of: dict[str, str] = {}
+    kept = []
+    for cid, score in ranked:
+        document, digest = owners[cid]
+        if first_of.setdefault(digest, document) == document:
+            kept.append((cid, score))
+    return kept

@@ -10,7 +10,7 @@ from rag_chatbot.domain import ScoredChunk
 from rag_chatbot.errors import ProviderError, RetrievalError
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
-from rag_chatbot.retrieval.fusion import fuse_id_scores
+from rag_chatbot.retrieval.fusion import first_copies, fuse_id_scores
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 
@@ -29,7 +29,8 @@ class HybridRetriever:
 
     Contract: ``retrieve(query, top_k)`` returns at most ``top_k`` chunks whose rows are
     committed, best first, scored by fusing cosine similarity and BM25 (see ``fusion``).
-    Raises ``RetrievalError`` when a backend fails.
+    Of documents with the same content (one file under two names), only the copy ranked
+    first is returned (``first_copies``). Raises ``RetrievalError`` when a backend fails.
     """
 
     def __init__(
@@ -59,10 +60,11 @@ class HybridRetriever:
             # Each list is completed over the other's candidates, so a passage is never fused
             # as if one retriever had given it zero (``vector_stores.scoring``).
             dense, lexical = self._store.score_hybrid(vector, sparse_query, limit)
-            visible = self._repo.committed(cid for cid, _ in [*dense, *lexical])
-            dense = [(cid, s) for cid, s in dense if cid in visible]
-            lexical = [(cid, s) for cid, s in lexical if cid in visible]
-            fused = fuse_id_scores([(dense, 1.0), (lexical, self._lexical_weight)])[:top_k]
+            owners = self._repo.owners(cid for cid, _ in [*dense, *lexical])
+            dense = [(cid, s) for cid, s in dense if cid in owners]
+            lexical = [(cid, s) for cid, s in lexical if cid in owners]
+            fused = fuse_id_scores([(dense, 1.0), (lexical, self._lexical_weight)])
+            fused = first_copies(fused, owners)[:top_k]
             chunks = self._store.chunks([cid for cid, _ in fused])
         except ProviderError as exc:
             raise RetrievalError(f"search failed: {exc}") from exc

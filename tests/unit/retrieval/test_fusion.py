@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag_chatbot.domain import Chunk, ScoredChunk
-from rag_chatbot.retrieval.fusion import Ranked, aggregate, fuse_reciprocal_rank, fuse_scores
+from rag_chatbot.retrieval.fusion import (
+    Ranked,
+    aggregate,
+    first_copies,
+    fuse_reciprocal_rank,
+    fuse_scores,
+)
 
 
 def hit(cid: str, score: float, source: str = "page.html") -> ScoredChunk:
@@ -62,3 +68,16 @@ def test_aggregate_ranks_groups_by_best_member() -> None:
     groups = aggregate(hits, key=lambda h: h.chunk.source)
     assert [(name, score) for name, score, _ in groups] == [("y", 0.95), ("x", 0.9), ("z", 0.1)]
     assert [h.chunk.id for h in groups[0][2]] == ["2", "3"]
+
+
+def test_first_copies_keeps_the_copy_ranked_first_and_all_its_passages() -> None:
+    owners = {
+        "a1": ("doc-a", "same"),
+        "b1": ("doc-b", "same"),  # doc-b is doc-a under another name
+        "a2": ("doc-a", "same"),
+        "c1": ("doc-c", "other"),
+        "b2": ("doc-b", "same"),
+    }
+    ranked = [("b1", 0.9), ("a1", 0.9), ("c1", 0.8), ("a2", 0.7), ("b2", 0.6)]
+
+    assert first_copies(ranked, owners) == [("b1", 0.9), ("c1", 0.8), ("b2", 0.6)]
