@@ -18,6 +18,7 @@ closed only where and when that evens the load. HTTP/1.1 clients reconnect on
 from __future__ import annotations
 
 import asyncio
+import atexit
 import fcntl
 import logging
 import math
@@ -102,6 +103,8 @@ class Balancer:
         self._slot = table.claim(pid)
         self._open = 0
         self._leaving = 0
+        # A worker that stops cleanly frees its slot; one killed leaves it to be reclaimed.
+        atexit.register(table.release, self._slot)
 
     def opened(self) -> None:
         self._open += 1

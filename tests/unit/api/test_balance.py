@@ -187,3 +187,16 @@ def test_the_protocol_counts_connections_and_closes_one_over_the_share(
         server.should_exit = True
         thread.join(10)
         _balancer.cache_clear()
+
+
+def test_a_worker_that_exits_frees_its_slot(tmp_path: Path) -> None:
+    table = ConnectionTable.create(tmp_path / "table", 2)
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from rag_chatbot.api.balance import Balancer, ConnectionTable\n"
+        "Balancer(ConnectionTable(Path(sys.argv[1])), os.getpid()).opened()\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(table.path)], check=True)
+
+    assert table.path.read_bytes() == bytes(len(table.path.read_bytes()))  # both slots free
