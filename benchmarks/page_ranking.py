@@ -35,7 +35,7 @@ from rag_chatbot.domain import ScoredChunk
 from rag_chatbot.evaluation.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from rag_chatbot.evaluation.runner import Query, read_queries
 from rag_chatbot.ingestion.chunking import chunk_id_for
-from rag_chatbot.retrieval.fusion import Ranked, aggregate, fuse_scores
+from rag_chatbot.retrieval.fusion import Ranked, aggregate, first_copies, fuse_scores
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
 LEXICAL_WEIGHT = 0.1  # the default retriever's
@@ -121,10 +121,9 @@ def main() -> None:
     content = {d.source: d.content_hash for d in documents}
 
     def one_copy(pages: list[str]) -> list[str]:
-        first: dict[str, str] = {}
-        for page in pages:
-            first.setdefault(content[page], page)
-        return [page for page in pages if first[content[page]] == page]
+        """The retriever's rule (``fusion.first_copies``) applied to pages."""
+        owners = {page: (page, content[page]) for page in pages}
+        return [page for page, _ in first_copies([(page, 0.0) for page in pages], owners)]
 
     rules: dict[str, Callable[[Candidates, Query], list[str]]] = {
         "dense only, over the same candidates": lambda c, q: one_copy(dense_only(c, q)),
