@@ -88,9 +88,9 @@ class ExtractiveGenerator:
         seven times cheaper. Only when no sentence shares a word are meanings compared (the
         model embeds up to ``max_embedded`` sentences).
         """
-        query_terms = set(self._lexical.encode_query(question).indices)
+        query_terms = self._lexical.query_terms(question)
         units = [
-            (i, j, text, query_terms & set(self._lexical.encode_query(text).indices))
+            (i, j, text, query_terms & self._lexical.query_terms(text))
             for i, p in enumerate(passages)
             for j, text in enumerate(split_sentences(p.chunk.text))
             if len(text.split()) >= 3 and not looks_like_heading(text)

@@ -17,8 +17,10 @@ from rag_chatbot.errors import ConfigError
 # Identifiers that the tokenizer splits into parts without also keeping them whole: dotted names
 # (``user.name``, ``os.path.join``), hyphenated commands (``git-rebase``), C++ scopes
 # (``std::vector``) and paths (``src/main.py``). ``snake_case`` and ``camelCase`` are not here:
-# the Code tokenizer already emits their parts and the joined whole.
-_COMPOUND = re.compile(r"\w+(?:(?:[./-]|::)\w+)+")
+# the Code tokenizer already emits their parts and the joined whole. A match starts at a word's
+# start and its runs are possessive: the plain ``\w+(...)+`` retried every position inside every
+# word and took 11 us of a sentence's 18 us (the answer's sentences are encoded one by one).
+_COMPOUND = re.compile(r"(?<!\w)\w++(?:(?:[./-]|::)\w++)+")
 _NOT_ALNUM = re.compile(r"[\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -61,6 +63,12 @@ class LexicalEncoder:
             return SparseVector(indices=(), values=())
         vector = self._model.embed_query(_with_joined_identifiers(text))
         return _sorted(vector.indices, vector.values)
+
+    def query_terms(self, text: str) -> frozenset[int]:
+        """The term ids of ``encode_query(text)``, unordered: for comparing texts' words."""
+        if not text.strip():
+            return frozenset()
+        return frozenset(self._model.embed_query(_with_joined_identifiers(text)).indices)
 
 
 def _with_joined_identifiers(text: str) -> str:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rag_chatbot.domain import SparseVector
 from rag_chatbot.errors import ConfigError
+from rag_chatbot.retrieval import lexical
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 
@@ -107,6 +112,24 @@ def test_dashed_options_match_the_bare_word(encoder: LexicalEncoder) -> None:
 
 def test_version_numbers_get_no_joined_term(encoder: LexicalEncoder) -> None:
     assert terms(encoder.encode_query("TLS 1.3")) == terms(encoder.encode_query("TLS 1 3"))
+
+
+def test_query_terms_are_the_query_vectors_terms(encoder: LexicalEncoder) -> None:
+    for text in ["", "the of", "Use git-rebase --onto to move SQLITE_SCHEMA rows", "TLS 1.3"]:
+        assert encoder.query_terms(text) == terms(encoder.encode_query(text))
+
+
+# Words, the separators compound identifiers use, and what else sits between words.
+_PIECES = ["ab", "Z", "1", "_", "é", ".", "-", "/", "::", ":", " ", "\n", ",", "("]
+_IDENTIFIER_TEXT = st.lists(st.sampled_from(_PIECES), max_size=16).map("".join)
+
+
+@given(_IDENTIFIER_TEXT)
+def test_compound_identifiers_are_found_as_the_plain_pattern_finds_them(text: str) -> None:
+    # The shipped pattern is the plain one made cheap (word starts only, possessive runs).
+    plain = re.compile(r"\w+(?:(?:[./-]|::)\w+)+")
+
+    assert lexical._COMPOUND.findall(text) == plain.findall(text)
 
 
 @pytest.mark.parametrize("kwargs", [{"avg_len": 0}, {"k": -1.0}, {"b": 1.5}])
