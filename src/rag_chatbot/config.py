@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     chunk_max_tokens: int = Field(
         200, ge=32, le=256, description="Word pieces per chunk, title and section path included."
     )
+    chat_threads: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Answers one server worker computes at once (more wait their turn); 0: "
+        "three per core with the extractive generator, 40 with an LLM (it waits on the network).",
+    )
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest document upload, in MB.")
     retrieval_top_k: int = Field(5, ge=1, le=100, description="Passages an answer draws on.")
     llm_provider: Literal["extractive", "openai", "gemini"] = Field(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sse import sse_events
+
+from rag_chatbot.api.app import create_app
+from rag_chatbot.api.threads import AnswerThreads
+from rag_chatbot.container import Container
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 
@@ -139,3 +145,28 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(client: httpx.Async
     assert_error(await client.get("/api/nothing-here"), 404, "NOT_FOUND")
     after = len((await client.get("/api/sessions", params={"limit": 200})).json())
     assert after == before
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_answers_wait_for_a_free_answer_thread(api_container: Container, stream: bool) -> None:
+    app = create_app(api_container)
+    threads: AnswerThreads = app.state.answer_threads
+    assert threads.total == api_container.chat_threads()
+    holders = [object() for _ in range(threads.total)]
+    for holder in holders:  # every answer thread taken, as by as many questions
+        await threads.limiter.acquire_on_behalf_of(holder)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        # Asked by no other test: a cached answer would be served without a thread.
+        question = f"How often is the Fresnel lens cleaned ({'stream' if stream else 'JSON'})?"
+        asked = asyncio.ensure_future(
+            http.post("/api/chat", json={"message": question, "stream": stream})
+        )
+        await asyncio.sleep(0.5)
+        assert not asked.done()  # queued for a thread, not answered beside the others
+        threads.limiter.release_on_behalf_of(holders[0])
+        response = await asyncio.wait_for(asked, 30)
+    assert response.status_code == 200, response.text
+    assert "lamp-maintenance" in response.text
+    for holder in holders[1:]:
+        threads.limiter.release_on_behalf_of(holder)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
@@ -21,8 +21,14 @@ T = TypeVar("T")
 _END = object()
 
 
-async def relay(produce: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+async def relay(
+    produce: Callable[[], Iterator[T]],
+    in_thread: Callable[[Callable[[], None]], Awaitable[None]] = run_in_threadpool,
+) -> AsyncIterator[T]:
     """The items of ``produce()``, which runs in a worker thread, yielded on the event loop.
+
+    ``in_thread`` runs the producing loop in a worker thread (default: Starlette's pool; the
+    chat route passes its ``AnswerThreads``).
 
     Contract:
     - An exception raised by ``produce`` or while iterating is raised here, after the items
@@ -58,7 +64,7 @@ async def relay(produce: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
         else:
             post(_END)
 
-    worker = asyncio.ensure_future(run_in_threadpool(run))
+    worker = asyncio.ensure_future(in_thread(run))
     try:
         while True:
             item, error = await queue.get()

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import ChatReply
@@ -15,6 +14,7 @@ from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
 from rag_chatbot.api.streaming import relay
+from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.cli.render import search_json
 from rag_chatbot.errors import RagChatbotError
 
@@ -35,7 +35,11 @@ def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def chat(
-    body: ChatRequest, request: Request, container: ContainerDep, caller: ChatCallerDep
+    body: ChatRequest,
+    request: Request,
+    container: ContainerDep,
+    caller: ChatCallerDep,
+    threads: AnswerThreadsDep,
 ) -> object:
     """Answer a question in a session; SSE with ``stream: true`` or ``Accept: text/event-stream``.
 
@@ -55,19 +59,20 @@ async def chat(
                 body.message, selected_text=body.selected_text, owner=caller.owner
             )
         if reply is None:
-            reply = await run_in_threadpool(
-                container.chat.chat,
-                body.message,
-                session_id=body.session_id,
-                selected_text=body.selected_text,
-                owner=caller.owner,
+            reply = await threads.run(
+                lambda: container.chat.chat(
+                    body.message,
+                    session_id=body.session_id,
+                    selected_text=body.selected_text,
+                    owner=caller.owner,
+                )
             )
         return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
     # Two trips through the thread pool: retrieval and the first item, then the rest, made in
     # one go (``api.streaming``). Session, question and retrieval are checked in the first, so
     # their errors still get an HTTP status; and the first event goes out before the rest of
     # the stream competes with other questions for the cores.
-    first, rest = await run_in_threadpool(
+    first, rest = await threads.run(
         lambda: _started(
             container.chat.stream(
                 body.message,
@@ -78,7 +83,7 @@ async def chat(
         )
     )
     return StreamingResponse(
-        _events(first, relay(lambda: rest)),
+        _events(first, relay(lambda: rest, threads.run)),
         media_type="text/event-stream",
         headers={
             "Cache-Control": "no-cache",

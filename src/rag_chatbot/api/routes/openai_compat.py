@@ -24,12 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, StreamItem, Turn
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import Principal, PrincipalDep
+from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
@@ -129,7 +129,10 @@ def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
     responses={200: {"content": {"text/event-stream": {}, "application/json": {}}}},
 )
 async def chat_completions(
-    body: ChatCompletionRequest, container: ContainerDep, caller: PrincipalDep
+    body: ChatCompletionRequest,
+    container: ContainerDep,
+    caller: PrincipalDep,
+    threads: AnswerThreadsDep,
 ) -> object:
     """Answer the conversation's last user message from the documents (JSON or SSE)."""
     _require_token(caller)
@@ -138,9 +141,9 @@ async def chat_completions(
     question, history = _conversation(body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not body.stream:
-        answer = await run_in_threadpool(_answer, container, question, history)
+        answer = await threads.run(lambda: _answer(container, question, history))
         return _completion(completion_id, answer)
-    items = await run_in_threadpool(_stream, container, question, history)
+    items = await threads.run(lambda: _stream(container, question, history))
     return StreamingResponse(
         _chunks(completion_id, items),
         media_type="text/event-stream",
