@@ -148,7 +148,9 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(client: httpx.Async
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_answers_wait_for_a_free_answer_thread(api_container: Container, stream: bool) -> None:
+async def test_answers_wait_for_a_free_answer_thread(
+    api_container: Container, stream: bool
+) -> None:
     app = create_app(api_container)
     threads: AnswerThreads = app.state.answer_threads
     assert threads.total == api_container.chat_threads()
