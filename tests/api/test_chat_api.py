@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 from sse import sse_events
+from testing_secrets import TEST_ADMIN_TOKEN
 
 from rag_chatbot.api.app import create_app
 from rag_chatbot.api.threads import AnswerThreads
@@ -147,10 +148,25 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(client: httpx.Async
     assert after == before
 
 
-@pytest.mark.parametrize("stream", [False, True])
-async def test_answers_wait_for_a_free_answer_thread(
-    api_container: Container, stream: bool
-) -> None:
+# Each asked by no other test: a cached answer would be served without a thread.
+_QUESTION = "How often is the Fresnel lens cleaned ({})?"
+_ANSWERING_REQUESTS = {
+    "chat JSON": ("/api/chat", {"message": _QUESTION.format("JSON")}),
+    "chat SSE": ("/api/chat", {"message": _QUESTION.format("SSE"), "stream": True}),
+    "OpenAI-compatible SSE": (
+        "/v1/chat/completions",
+        {
+            "model": "rag-chatbot",
+            "stream": True,
+            "messages": [{"role": "user", "content": _QUESTION.format("v1")}],
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(_ANSWERING_REQUESTS))
+async def test_answers_wait_for_a_free_answer_thread(api_container: Container, kind: str) -> None:
+    path, body = _ANSWERING_REQUESTS[kind]
     app = create_app(api_container)
     threads: AnswerThreads = app.state.answer_threads
     assert threads.total == api_container.chat_threads()
@@ -158,12 +174,9 @@ async def test_answers_wait_for_a_free_answer_thread(
     for holder in holders:  # every answer thread taken, as by as many questions
         await threads.limiter.acquire_on_behalf_of(holder)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        # Asked by no other test: a cached answer would be served without a thread.
-        question = f"How often is the Fresnel lens cleaned ({'stream' if stream else 'JSON'})?"
-        asked = asyncio.ensure_future(
-            http.post("/api/chat", json={"message": question, "stream": stream})
-        )
+    headers = {"Authorization": f"Bearer {TEST_ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as http:
+        asked = asyncio.ensure_future(http.post(path, json=body))
         await asyncio.sleep(0.5)
         assert not asked.done()  # queued for a thread, not answered beside the others
         threads.limiter.release_on_behalf_of(holders[0])

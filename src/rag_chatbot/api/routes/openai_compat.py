@@ -29,6 +29,7 @@ from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, StreamItem, Turn
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import Principal, PrincipalDep
+from rag_chatbot.api.streaming import relay
 from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
@@ -145,7 +146,9 @@ async def chat_completions(
         return _completion(completion_id, answer)
     items = await threads.run(lambda: _stream(container, question, history))
     return StreamingResponse(
-        _chunks(completion_id, items),
+        # The rest of the stream in one capped thread trip, each chunk posted as it is made
+        # (``api.streaming.relay``), not one trip through the default pool per chunk.
+        relay(lambda: _chunks(completion_id, items), threads.run),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
