@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from machine import yardstick
 
 try:  # uvicorn[standard] brings it: a lighter event loop leaves more CPU to the server
     import uvloop
@@ -334,6 +335,7 @@ def main() -> None:
     parser.add_argument("--stream-seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, help="serve --workers (2 cores: 2)")
     args = parser.parse_args()
+    print(yardstick())  # before the server starts: the cores are idle
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

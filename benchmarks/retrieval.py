@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from machine import yardstick
+
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.evaluation.metrics import mean, ndcg_at
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per question")
     args = parser.parse_args()
+    print(yardstick())
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="rag-bench-"))
     container = build_container(Settings(data_dir=data_dir))  # type: ignore[call-arg]
