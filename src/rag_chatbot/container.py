@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -64,11 +63,6 @@ class Container:
     llm: FallbackGenerator | None = None
     _closed: bool = field(default=False, repr=False)
 
-    def chat_threads(self) -> int:
-        """Answers one server worker computes at once (``CHAT_THREADS``; 0 chooses, see
-        ``chat_threads``)."""
-        return chat_threads(self.settings, llm=self.llm is not None)
-
     def generator_status(self) -> str:
         """The language model's state: ``degraded`` while answers fall back (or it is down)."""
         return self.llm.status() if self.llm is not None else "healthy"
@@ -84,33 +78,6 @@ class Container:
             self.engine.dispose()
             if isinstance(self.kv, RedisStore):
                 self.kv.close()
-
-
-# AnyIO's default thread limit: for answers that mostly wait on a language model's server.
-_LLM_CHAT_THREADS = 40
-_EXTRACTIVE_THREADS_PER_CORE = 3
-
-
-def chat_threads(settings: Settings, *, llm: bool, cores: int | None = None) -> int:
-    """``CHAT_THREADS`` when set, else what the generator calls for.
-
-    The extractive generator only computes, so more answers at once than a few per core only
-    share the cores more finely (``api.threads`` has the measurements); a language model's
-    answers wait on its server, so they get AnyIO's default.
-    """
-    if settings.chat_threads:
-        return settings.chat_threads
-    if llm:
-        return _LLM_CHAT_THREADS
-    return _EXTRACTIVE_THREADS_PER_CORE * (cores or _cores())
-
-
-def _cores() -> int:
-    """The cores this process may run on (a container's CPU set, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _onnx(settings: Settings) -> Embedder:

@@ -10,7 +10,7 @@ from sse import sse_events
 from testing_secrets import TEST_ADMIN_TOKEN
 
 from rag_chatbot.api.app import create_app
-from rag_chatbot.api.threads import AnswerThreads
+from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.container import Container
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -169,7 +169,7 @@ async def test_answers_wait_for_a_free_answer_thread(api_container: Container, k
     path, body = _ANSWERING_REQUESTS[kind]
     app = create_app(api_container)
     threads: AnswerThreads = app.state.answer_threads
-    assert threads.total == api_container.chat_threads()
+    assert threads.total == chat_threads(api_container.settings, llm=False)
     holders = [object() for _ in range(threads.total)]
     for holder in holders:  # every answer thread taken, as by as many questions
         await threads.limiter.acquire_on_behalf_of(holder)

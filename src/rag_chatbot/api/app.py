@@ -18,7 +18,7 @@ from rag_chatbot.api.errors import error_response, install_error_handlers
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
 from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
-from rag_chatbot.api.threads import AnswerThreads
+from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.container import Container
 from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
 from rag_chatbot.observability.middleware import ObservabilityMiddleware
@@ -52,7 +52,8 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
     app.state.container = container
     watch_pool(container.engine)  # rag_chatbot_db_pool_* gauges
     app.state.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
-    app.state.answer_threads = AnswerThreads(container.chat_threads())
+    llm = container.llm is not None
+    app.state.answer_threads = AnswerThreads(chat_threads(container.settings, llm=llm))
     install_error_handlers(app)
     for module in (chat, sessions, documents, health, auth, admin, openai_compat, web):
         app.include_router(module.router)

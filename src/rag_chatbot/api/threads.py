@@ -1,4 +1,4 @@
-"""How many answers one server worker computes at once (``Container.chat_threads``).
+"""How many answers one server worker computes at once (``CHAT_THREADS``, ``chat_threads``).
 
 Answering runs in AnyIO's worker threads. Left to its default limit (40 at once), 16 streams on
 one worker each took a thread and took turns at the GIL: every answer made progress, none
@@ -12,6 +12,7 @@ behind questions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -19,7 +20,34 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 
+from rag_chatbot.config import Settings
+
 T = TypeVar("T")
+# AnyIO's default thread limit: for answers that mostly wait on a language model's server.
+_LLM_CHAT_THREADS = 40
+_EXTRACTIVE_THREADS_PER_CORE = 3
+
+
+def chat_threads(settings: Settings, *, llm: bool, cores: int | None = None) -> int:
+    """``CHAT_THREADS`` when set, else what the generator calls for (``llm``: a language model).
+
+    The extractive generator only computes, so more answers at once than a few per core only
+    share the cores more finely; a language model's answers wait on its server, so they get
+    AnyIO's default.
+    """
+    if settings.chat_threads:
+        return settings.chat_threads
+    if llm:
+        return _LLM_CHAT_THREADS
+    return _EXTRACTIVE_THREADS_PER_CORE * (cores or _cores())
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class AnswerThreads:

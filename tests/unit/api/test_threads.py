@@ -8,9 +8,8 @@ import time
 import anyio
 import pytest
 
-from rag_chatbot.api.threads import AnswerThreads
+from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.config import Settings, load_settings
-from rag_chatbot.container import chat_threads
 from rag_chatbot.errors import ConfigError
 
 
