@@ -20,12 +20,20 @@ down from a failure seen in the per-question ranks, then measured once; none was
   a page scores its best passage plus its first one;
 - identifiers: the word-piece model splits `SQLITE_SCHEMA` or `user.name` into fragments, so
   a query holding such a token gives the lexical list an equal vote (weight 1, not 0.1).
+- in-link prior: a manual's reference pages are the ones its other pages link to (`pragma.html`
+  from 76 pages), and the questions that miss ask about such pages in other words. A page gets
+  0.05 x log(1 + pages linking to it) / log(1 + the most any page of its folder gets), added to
+  its best passage. Links found on more than half of a folder's pages are navigation and do not
+  count. (0.05: half the largest lift the lexical side can give a passage.)
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +43,7 @@ from rag_chatbot.domain import ScoredChunk
 from rag_chatbot.evaluation.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from rag_chatbot.evaluation.runner import Query, read_queries
 from rag_chatbot.ingestion.chunking import chunk_id_for
+from rag_chatbot.ingestion.loaders.html import parse_html
 from rag_chatbot.retrieval.fusion import Ranked, aggregate, first_copies, fuse_scores
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
@@ -96,11 +105,35 @@ def identifiers(c: Candidates, q: Query) -> list[str]:
     return [page for page, _, _ in aggregate(c.fused(weight), key=lambda h: h.chunk.source)]
 
 
+def in_links(corpus: Path) -> dict[str, float]:
+    """Each page's in-link prior: log(1 + linking pages) over its folder's largest, 0 to 1."""
+    linked_from: Counter[str] = Counter()
+    pages_in: Counter[str] = Counter()
+    for path in corpus.rglob("*.htm*"):
+        source = path.relative_to(corpus).as_posix()
+        pages_in[source.split("/")[0]] += 1
+        soup = parse_html(path.read_bytes())
+        targets = set()
+        for anchor in soup.find_all("a", href=True):
+            href = str(anchor["href"]).split("#")[0]
+            if href and ":" not in href:
+                targets.add(posixpath.normpath(posixpath.join(posixpath.dirname(source), href)))
+        linked_from.update(targets - {source})
+    count = {page: n for page, n in linked_from.items() if n <= pages_in[page.split("/")[0]] / 2}
+    most: dict[str, int] = {}
+    for page, n in count.items():
+        folder = page.split("/")[0]
+        most[folder] = max(most.get(folder, 0), n)
+    return {page: math.log1p(n) / math.log1p(most[page.split("/")[0]]) for page, n in count.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--queries", type=Path, default=SHARED / "queries.jsonl")
+    parser.add_argument("--corpus", type=Path, default=SHARED / "corpus", help="for in-links")
     args = parser.parse_args()
+    prior = in_links(args.corpus)
     container = build_container(Settings(data_dir=args.data_dir))  # type: ignore[call-arg]
     documents = container.repository.list_documents(status="completed")
     passages = {d.source: d.chunk_count for d in documents}
@@ -135,6 +168,9 @@ def main() -> None:
         "passage-count correction (Bonferroni)": lambda c, q: one_copy(passage_count(c, q)),
         "best passage + lead passage": lambda c, q: one_copy(lead_passage(c, q)),
         "identifiers give lexical an equal vote": lambda c, q: one_copy(identifiers(c, q)),
+        "in-link prior (0.05 at most)": lambda c, q: one_copy(
+            _ranked({p: s + 0.05 * prior.get(p, 0.0) for p, s in _best(c.fused()).items()})
+        ),
     }
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rules}
     for q in read_queries(args.queries):
