@@ -105,13 +105,38 @@ def identifiers(c: Candidates, q: Query) -> list[str]:
     return [page for page, _, _ in aggregate(c.fused(weight), key=lambda h: h.chunk.source)]
 
 
+Metrics = tuple[float, float, float]
+
+
+def page_metrics(pages: list[str], q: Query) -> Metrics:
+    """Page recall@10, MRR@10 and nDCG@10 of one question's ranking."""
+    return (
+        recall_at(pages, q.relevant, 10),
+        reciprocal_rank(pages, q.relevant, 10),
+        ndcg_at(pages, q.relevant, 10),
+    )
+
+
+def print_table(kind: str, results: dict[str, list[Metrics]]) -> None:
+    """Each rule's metrics, averaged over the questions."""
+    print(f"{kind}: recall@10, MRR@10, nDCG@10")
+    for name, rows in results.items():
+        r10, mrr, ndcg = (mean([row[i] for row in rows]) for i in range(3))
+        print(f"  {r10:.3f}  {mrr:.3f}  {ndcg:.3f}  {name}")
+
+
+def _top_folder(source: str) -> str:
+    """The corpus folder a page belongs to (``sqlite``, ``git``); "" for a top-level file."""
+    return source.split("/")[0] if "/" in source else ""
+
+
 def in_links(corpus: Path) -> dict[str, float]:
     """Each page's in-link prior: log(1 + linking pages) over its folder's largest, 0 to 1."""
     linked_from: Counter[str] = Counter()
     pages_in: Counter[str] = Counter()
     for path in corpus.rglob("*.htm*"):
         source = path.relative_to(corpus).as_posix()
-        pages_in[source.split("/")[0]] += 1
+        pages_in[_top_folder(source)] += 1
         soup = parse_html(path.read_bytes())
         targets = set()
         for anchor in soup.find_all("a", href=True):
@@ -119,12 +144,12 @@ def in_links(corpus: Path) -> dict[str, float]:
             if href and ":" not in href:
                 targets.add(posixpath.normpath(posixpath.join(posixpath.dirname(source), href)))
         linked_from.update(targets - {source})
-    count = {page: n for page, n in linked_from.items() if n <= pages_in[page.split("/")[0]] / 2}
+    count = {page: n for page, n in linked_from.items() if n <= pages_in[_top_folder(page)] / 2}
     most: dict[str, int] = {}
     for page, n in count.items():
-        folder = page.split("/")[0]
+        folder = _top_folder(page)
         most[folder] = max(most.get(folder, 0), n)
-    return {page: math.log1p(n) / math.log1p(most[page.split("/")[0]]) for page, n in count.items()}
+    return {page: math.log1p(n) / math.log1p(most[_top_folder(page)]) for page, n in count.items()}
 
 
 def main() -> None:
@@ -179,17 +204,8 @@ def main() -> None:
         for name, rule in rules.items():
             leads = name == "best passage + lead passage"
             pages = rule(with_leads if leads else plain, q)
-            scores[name].append(
-                (
-                    recall_at(pages, q.relevant, 10),
-                    reciprocal_rank(pages, q.relevant, 10),
-                    ndcg_at(pages, q.relevant, 10),
-                )
-            )
-    print("page rule: recall@10, MRR@10, nDCG@10")
-    for name, rows in scores.items():
-        r10, mrr, ndcg = (mean([row[i] for row in rows]) for i in range(3))
-        print(f"  {r10:.3f}  {mrr:.3f}  {ndcg:.3f}  {name}")
+            scores[name].append(page_metrics(pages, q))
+    print_table("page rule", scores)
     container.close()
 
 

@@ -30,17 +30,16 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from page_ranking import SHARED, Metrics, page_metrics, print_table
 
 from rag_chatbot.answering.sentences import split_sentences
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.domain import SECTION_SEPARATOR, Chunk
-from rag_chatbot.evaluation.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from rag_chatbot.evaluation.runner import Query, read_queries
 from rag_chatbot.ingestion.chunking import split_text
 from rag_chatbot.retrieval.fusion import first_copies, fuse_id_scores
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
 CANDIDATES, LEXICAL_WEIGHT = 50, 0.1  # the default retriever's
 WINDOW_TOKENS, CONTEXT_TOKENS = 64, 32
 
@@ -171,22 +170,12 @@ def main() -> None:
     rules["  for reference: better of passage and window"] = window_rule(max)
     rules["document context: first sentence after the title"] = context_rule
 
-    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in rules}
+    results: dict[str, list[Metrics]] = {name: [] for name in rules}
     for q in read_queries(args.queries):
         vector = container.embedder.embed_queries([q.question])[0].tolist()
         for name, rule in rules.items():
-            pages = rule(q, vector)
-            results[name].append(
-                (
-                    recall_at(pages, q.relevant, 10),
-                    reciprocal_rank(pages, q.relevant, 10),
-                    ndcg_at(pages, q.relevant, 10),
-                )
-            )
-    print("passage rule: recall@10, MRR@10, nDCG@10")
-    for name, rows in results.items():
-        r10, mrr, ndcg = (mean([row[i] for row in rows]) for i in range(3))
-        print(f"  {r10:.3f}  {mrr:.3f}  {ndcg:.3f}  {name}")
+            results[name].append(page_metrics(rule(q, vector), q))
+    print_table("passage rule", results)
     container.close()
 
 
