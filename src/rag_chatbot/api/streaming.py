@@ -27,8 +27,8 @@ async def relay(
 ) -> AsyncIterator[T]:
     """The items of ``produce()``, which runs in a worker thread, yielded on the event loop.
 
-    ``in_thread`` runs the producing loop in a worker thread (default: Starlette's pool; the
-    chat route passes its ``AnswerThreads``).
+    ``in_thread`` runs the producing loop in a worker thread (default: Starlette's pool; both
+    answering routes, ``/api/chat`` and ``/v1/chat/completions``, pass ``AnswerThreads.run``).
 
     Contract:
     - An exception raised by ``produce`` or while iterating is raised here, after the items
