@@ -38,6 +38,14 @@ def test_get_set_expire_delete(store: KeyValueStore) -> None:
     assert store.get("a") is None
 
 
+def test_add_sets_only_an_absent_key_until_it_expires(store: KeyValueStore) -> None:
+    assert store.add("turn", b"first", ttl=0.3) is True
+    assert store.add("turn", b"second", ttl=0.3) is False
+    assert store.get("turn") == b"first"
+    time.sleep(0.45)
+    assert store.add("turn", b"third", ttl=0.3) is True and store.get("turn") == b"third"
+
+
 @pytest.mark.anyio
 async def test_counters_keep_their_first_expiry(store: KeyValueStore) -> None:
     assert store.incr("n", ttl=1) == 1

@@ -5,14 +5,19 @@ A login creates a *login session* in the key-value store under ``session:<sid>``
 refresh token. Two HS256 JWTs name it:
 
 - the access token (``typ: access``, ``ACCESS_TOKEN_MINUTES``): sent on every request; valid
-  while its signature, expiry and login session are;
+  while its signature, expiry, login session and account version are;
 - the refresh token (``typ: refresh``, ``REFRESH_TOKEN_DAYS``): trades for a new pair once.
   Each refresh rotates it; presenting an already-used refresh token revokes the whole login
   session (someone copied it).
 
-When Redis is unreachable, access tokens are accepted on signature and expiry alone (they are
-short-lived; answering beats locking every reader out), while log-in, refresh and log-out, which
-must write, answer 503 until it is back.
+Both carry ``ver``, the account's ``token_version`` when they were issued. A role change, a
+password change or a deletion changes or removes it, so every earlier token is refused at
+once; the role a request acts with is the account's current one, read from the database.
+
+Revocation fails closed: when the key-value store cannot say whether a login session still
+exists, a token is refused with 503 rather than accepted (it may have been logged out).
+Anonymous questions and the operator's ``ADMIN_TOKEN`` need no look-up and keep working.
+Wrong passwords are limited per account (``auth/guesses.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
+from starlette.concurrency import run_in_threadpool
 
+from rag_chatbot.auth.guesses import LoginGuard
 from rag_chatbot.auth.users import Role, UserRepository
 from rag_chatbot.config import Settings
 from rag_chatbot.db.models import UserRow
@@ -72,6 +79,7 @@ class AuthService:
         self._secret = secret
         self._access_seconds = access_seconds
         self._refresh_seconds = refresh_seconds
+        self._guard = LoginGuard(store)
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -103,12 +111,19 @@ class AuthService:
         refresh_id = uuid.uuid4().hex
         record = {"user_id": user.id, "refresh_id": refresh_id, "created": int(time.time())}
         self._write(f"session:{session_id}", record)
+        version = user.token_version or 0
         access = self._encode(
-            {"sub": user.id, "role": user.role, "sid": session_id, "typ": "access"},
+            {"sub": user.id, "role": user.role, "sid": session_id, "typ": "access", "ver": version},
             self._access_seconds,
         )
         refresh = self._encode(
-            {"sub": user.id, "sid": session_id, "typ": "refresh", "jti": refresh_id},
+            {
+                "sub": user.id,
+                "sid": session_id,
+                "typ": "refresh",
+                "jti": refresh_id,
+                "ver": version,
+            },
             self._refresh_seconds,
         )
         return TokenPair(access, refresh, self._access_seconds)
@@ -129,9 +144,12 @@ class AuthService:
     # -- flows -------------------------------------------------------------------------------
 
     def login(self, username: str, password: str) -> TokenPair:
+        name = username.strip().lower()[:64]
+        self._guard.attempt(name)
         user = self.users.authenticate(username, password)
         if user is None:
             raise Unauthorized("wrong username or password")
+        self._guard.succeeded(name)
         return self._issue(user, uuid.uuid4().hex)
 
     def refresh(self, refresh_token: str) -> TokenPair:
@@ -145,9 +163,9 @@ class AuthService:
             log.warning("refresh token reused; login session revoked", extra={"sid": session_id})
             raise Unauthorized("refresh token already used; log in again")
         user = self.users.get(str(claims["sub"]))
-        if user is None:
+        if user is None or user.token_version != claims.get("ver", 0):
             self._revoke(session_id)
-            raise Unauthorized("account no longer exists")
+            raise Unauthorized("this login was ended by an account change; log in again")
         return self._issue(user, session_id)
 
     def logout(self, access: AccessClaims) -> None:
@@ -165,17 +183,21 @@ class AuthService:
         ``async``: it runs for every logged-in request, in the event loop.
         """
         claims = self._decode(token, "access")
-        role = claims.get("role")
-        if role not in ("reader", "admin"):
+        if claims.get("role") not in ("reader", "admin"):
             raise Unauthorized("invalid token")
-        session_id = str(claims["sid"])
+        session_id, user_id = str(claims["sid"]), str(claims["sub"])
         try:
             alive = await self._store.aexists(f"session:{session_id}")
-        except StoreUnavailable:
-            alive = True  # see the module doc: short-lived tokens stay usable in an outage
+        except StoreUnavailable as exc:  # fail closed: see the module doc
+            raise ServiceUnavailable(
+                "logins cannot be checked right now; try again shortly"
+            ) from exc
         if not alive:
             raise Unauthorized("logged out")
-        return AccessClaims(str(claims["sub"]), role, session_id)
+        state = await run_in_threadpool(self.users.token_state, user_id)
+        if state is None or state[1] != claims.get("ver", 0):
+            raise Unauthorized("this login was ended by an account change; log in again")
+        return AccessClaims(user_id, state[0], session_id)
 
     def unverified_subject(self, token: str) -> str | None:
         """The user id of a correctly signed, unexpired access token, without the store lookup.

@@ -3,6 +3,10 @@
 User names are compared case-insensitively (stored lower-case). Passwords are checked in
 constant time, and an unknown name costs as much as a wrong password, so timing does not
 tell which names exist.
+
+A role change, a password change and a deletion each end the account's logins: the first two
+raise ``token_version`` (tokens carry the version they were issued under), and a deleted
+account has no version at all. ``token_state`` is what the token check reads.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,12 +103,52 @@ class UserRepository:
         with self._sessions() as session:
             return session.scalar(select(UserRow).where(UserRow.username == username.lower()))
 
+    def token_state(self, user_id: str) -> tuple[Role, int] | None:
+        """The account's current role and token version; ``None`` once it is deleted.
+
+        One primary-key read of two columns: it runs for every request with an access token.
+        """
+        with self._sessions() as session:
+            found = session.execute(
+                select(UserRow.role, UserRow.token_version).where(UserRow.id == user_id)
+            ).first()
+        if found is None or found.role not in ROLES:
+            return None
+        role: Role = "admin" if found.role == "admin" else "reader"
+        return role, int(found.token_version)
+
     def set_role(self, username: str, role: Role) -> UserRow:
+        """Change the role and end the account's logins (their tokens name the old role)."""
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {list(ROLES)}")
+        return self._change(username, role=role)
+
+    def set_password(self, username: str, password: str) -> UserRow:
+        """Set a new password and end every login made with the old one."""
+        self.check_password(password)
+        return self._change(username, password_hash=self._hasher.hash(password))
+
+    def delete(self, username: str) -> None:
+        """Remove the account; its tokens stop working at once (``token_state`` is ``None``)."""
         with self._sessions.begin() as session:
-            row = session.scalar(select(UserRow).where(UserRow.username == username.lower()))
+            gone = session.execute(
+                delete(UserRow).where(UserRow.username == username.strip().lower())
+            )
+        if gone.rowcount == 0:  # type: ignore[attr-defined]
+            raise InvalidInput(f"no user {username!r}")
+
+    def _change(self, username: str, **values: object) -> UserRow:
+        """Update the account and raise its token version, in one statement."""
+        name = username.strip().lower()
+        with self._sessions.begin() as session:
+            session.execute(
+                update(UserRow)
+                .where(UserRow.username == name)
+                .values(**values, token_version=UserRow.token_version + 1, updated_at=utcnow())
+            )
+            row = session.scalar(select(UserRow).where(UserRow.username == name))
             if row is None:
                 raise InvalidInput(f"no user {username!r}")
-            row.role = role
             return row
 
     def count(self) -> int:

@@ -72,7 +72,29 @@ def set_role(
         raise fail("role must be reader or admin", 2)
     with reported(1), _users() as users:
         row = users.set_role(username, "admin" if role == "admin" else "reader")
-    _out.print(f"{row.username} is now {row.role}", markup=False)
+    _out.print(f"{row.username} is now {row.role}; their earlier logins are ended", markup=False)
+
+
+@users_app.command("set-password")
+def set_password(
+    username: str,
+    password_stdin: bool = typer.Option(False, help="Read the password from standard input."),
+) -> None:
+    """Set a new password; every login made with the old one ends at once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else ""
+    if not password:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with reported(1), _users() as users:
+        row = users.set_password(username, password)
+    _out.print(f"new password set for {row.username}; their earlier logins are ended", markup=False)
+
+
+@users_app.command("delete")
+def delete_user(username: str) -> None:
+    """Delete an account; its tokens stop working at once."""
+    with reported(1), _users() as users:
+        users.delete(username)
+    _out.print(f"deleted {username.strip().lower()}", markup=False)
 
 
 def _cache() -> ResponseCache:

@@ -169,7 +169,11 @@ class FeedbackRow(Base):
 
 
 class UserRow(Base):
-    """An account: a unique user name, an argon2 password hash and a role (reader or admin)."""
+    """An account: a unique user name, an argon2 password hash and a role (reader or admin).
+
+    ``token_version`` goes up with every change that must end the account's logins (role,
+    password); tokens carry the version they were issued under.
+    """
 
     __tablename__ = "users"
 
@@ -177,6 +181,7 @@ class UserRow(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="reader")
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -19,6 +19,10 @@ class KeyValueStore(Protocol):
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None: ...
 
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """``set`` only if ``key`` is absent, atomically; ``True`` when it was set."""
+        ...
+
     def exists(self, key: str) -> bool: ...
 
     def get_counted(self, key: str, hit_counter: str, miss_counter: str) -> bytes | None:

@@ -44,6 +44,13 @@ class MemoryStore:
         with self._lock:
             self._put(self._prefix + key, value, ttl)
 
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        with self._lock:
+            if self._live(self._prefix + key) is not None:
+                return False
+            self._put(self._prefix + key, value, ttl)
+            return True
+
     def exists(self, key: str) -> bool:
         return self.get(key) is not None
 

@@ -93,6 +93,13 @@ class RedisStore:
         except redis.RedisError as exc:
             raise self._failed(exc) from exc
 
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        self._guard()
+        try:
+            return bool(self._client.set(self._prefix + key, value, px=int(ttl * 1000), nx=True))
+        except redis.RedisError as exc:
+            raise self._failed(exc) from exc
+
     def get_counted(self, key: str, hit_counter: str, miss_counter: str) -> bytes | None:
         self._guard()
         keys = [self._prefix + k for k in (key, hit_counter, miss_counter)]
