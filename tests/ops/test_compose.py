@@ -138,3 +138,19 @@ def test_no_secret_is_written_in_the_compose_files() -> None:
         for key in ("JWT_SECRET_KEY", "ADMIN_TOKEN", "LLM_API_KEY", "QDRANT_API_KEY"):
             assert not re.search(rf"^\s*{key}\s*:", text, re.M), f"{key} set in {name}"
         assert not re.search(r"^\s*POSTGRES_PASSWORD:\s*[^$\s]", text, re.M), name
+
+
+@pytest.mark.parametrize("files", [(BASE,), (BASE, PROD)])
+def test_the_backend_trusts_forwarded_addresses_from_nginx_alone(
+    project: Path, files: tuple[str, ...]
+) -> None:
+    import ipaddress
+
+    config = resolved(project, *files)
+    backend, frontend = config["services"]["backend"], config["services"]["frontend"]
+    proxy = frontend["networks"]["edge"]["ipv4_address"]
+    assert set(frontend["networks"]) == {"edge"}
+    assert backend["environment"]["FORWARDED_ALLOW_IPS"] == proxy  # never "*"
+    assert "rag-backend" in backend["networks"]["edge"]["aliases"]
+    (subnet,) = [c["subnet"] for c in config["networks"]["edge"]["ipam"]["config"]]
+    assert ipaddress.ip_address(proxy) in ipaddress.ip_network(subnet)

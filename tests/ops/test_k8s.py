@@ -166,3 +166,28 @@ def test_kubectl_kustomize_builds_the_release() -> None:
         "registry.example.com/rag-chatbot:0.1.0",
         "registry.example.com/rag-chatbot-frontend:0.1.0",
     }
+
+
+def test_forwarded_addresses_are_trusted_from_the_frontend_alone() -> None:
+    import ipaddress
+
+    trusted = _one("ConfigMap", "rag-chatbot-config")["data"]["FORWARDED_ALLOW_IPS"]
+    assert trusted != "*" and ipaddress.ip_network(trusted)
+    policy = _one("NetworkPolicy", "rag-backend")["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "rag-backend"}
+    (rule,) = policy["ingress"]
+    sources = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]
+    ]
+    assert sources == ["rag-frontend", "prometheus"]
+    # nginx takes the client's address from the ingress controller's header, from no one else.
+    realip = _one("ConfigMap", "rag-frontend-trusted-proxies")["data"]["ingress.conf"]
+    assert "real_ip_header X-Forwarded-For;" in realip and "set_real_ip_from" in realip
+    mounts = _one("Deployment", "rag-frontend")["spec"]["template"]["spec"]["containers"][0][
+        "volumeMounts"
+    ]
+    assert {
+        "name": "trusted-proxies",
+        "mountPath": "/etc/nginx/trusted-proxies",
+        "readOnly": True,
+    } in mounts

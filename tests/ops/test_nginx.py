@@ -1,60 +1,28 @@
 """deploy/nginx/rag-chatbot.conf: ``nginx -t``, then real nginx in front of a real server.
 
-The shipped file is what operators run; the test only points its upstream and listen address
-at free local ports and wraps it in a minimal main configuration (pid, logs and temporary
-files in a scratch directory), as the nginx image's own nginx.conf includes it in ``http {}``.
+How the shipped file is run on local ports: ``nginx_support.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from nginx_support import CONF, NGINX, start_nginx, write_config
 from sse import sse_events
 from testing_secrets import TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "deploy" / "nginx" / "rag-chatbot.conf"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 pytestmark = pytest.mark.usefixtures("nginx_installed")
-
-
-def write_config(prefix: Path, backend_port: int, listen_port: int) -> Path:
-    site = CONF.read_text()
-    assert "server rag-backend:8000" in site and "listen 8080;" in site
-    site = site.replace("server rag-backend:8000", f"server 127.0.0.1:{backend_port}")
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{listen_port};")
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    (prefix / "site.conf").write_text(site)
-    temp = " ".join(
-        f"{kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi")
-    )
-    main = f"""
-worker_processes 1;
-pid {prefix / "nginx.pid"};
-error_log {prefix / "logs" / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {prefix / "logs" / "access.log"};
-    {temp}
-    uwsgi_temp_path {prefix / "uwsgi"};
-    scgi_temp_path {prefix / "scgi"};
-    include {prefix / "site.conf"};
-}}
-"""
-    (prefix / "nginx.conf").write_text(main)
-    return prefix / "nginx.conf"
 
 
 def test_nginx_accepts_the_configuration(tmp_path: Path) -> None:
@@ -117,25 +85,14 @@ def proxied(
     ingest(fixture_corpus, {**os.environ, **env})
     server, base = start_server(root, env)
     port = free_port()
-    config = write_config(root / "nginx", int(base.rsplit(":", 1)[1]), port)
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(root / "nginx"), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{url}/nginx-health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url, root
+        nginx = start_nginx(root / "nginx", int(base.rsplit(":", 1)[1]), port)
+        try:
+            yield f"http://127.0.0.1:{port}", root
+        finally:
+            nginx.terminate()
+            nginx.wait(timeout=30)
     finally:
-        nginx.terminate()
-        nginx.wait(timeout=30)
         stop(server)
 
 
