@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
@@ -18,6 +19,7 @@ from rag_chatbot.api.errors import error_response, install_error_handlers
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
 from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
+from rag_chatbot.api.storable import StorableRequest
 from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.container import Container
 from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
@@ -87,6 +89,7 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
     app.add_middleware(
         BodySizeLimit, max_bytes=container.documents.max_upload_bytes + _MULTIPART_MARGIN
     )
+    app.add_middleware(StorableRequest)  # NUL in path, query or headers: 422 before routing
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ObservabilityMiddleware)
     return app
@@ -114,7 +117,7 @@ class BodySizeLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _TooLarge
+                raise _TooLarge(self.max_bytes)
             return message
 
         try:
@@ -129,8 +132,15 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """A streamed body (``Transfer-Encoding: chunked``) went over the limit while being read.
+
+    An HTTP error, not a plain exception: FastAPI passes HTTP errors raised while it reads a
+    body on to the error handlers (413 ``FILE_TOO_LARGE``), and turns anything else into 400.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"request body over {max_bytes} bytes")
 
 
 def app_from_environment() -> FastAPI:

@@ -8,10 +8,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS, MAX_SELECTION_CHARS
+from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.domain import Citation
 
 
-class Strict(BaseModel):
+class Strict(StorableBody):
     model_config = ConfigDict(extra="forbid")
 
 

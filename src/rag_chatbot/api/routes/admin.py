@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import AdminDep
+from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.container import Container
 from rag_chatbot.errors import RagChatbotError, ServiceUnavailable
@@ -32,7 +33,7 @@ class ClearOut(BaseModel):
     cleared: int = Field(description="Cached answers removed.")
 
 
-class WarmRequest(BaseModel):
+class WarmRequest(StorableBody):
     questions: list[str] | None = Field(
         None,
         max_length=MAX_WARM_QUESTIONS,

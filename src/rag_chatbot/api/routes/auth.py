@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import PrincipalDep, UserDep
+from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.auth.service import AccessClaims, TokenPair
 from rag_chatbot.auth.users import MAX_PASSWORD_CHARS
 from rag_chatbot.errors import Forbidden, Unauthorized
@@ -15,12 +16,12 @@ from rag_chatbot.errors import Forbidden, Unauthorized
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-class Credentials(BaseModel):
+class Credentials(StorableBody):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
 
 
-class RefreshRequest(BaseModel):
+class RefreshRequest(StorableBody):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 

@@ -29,6 +29,7 @@ from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, StreamItem, Turn
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import Principal, PrincipalDep
+from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.api.streaming import relay
 from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
@@ -72,13 +73,13 @@ async def _openai_error(request: Request, exc: Exception) -> Response:
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=_WithOpenAIErrors)
 
 
-class ContentPart(BaseModel):
+class ContentPart(StorableBody):
     model_config = ConfigDict(extra="ignore")
     type: str
     text: str | None = None
 
 
-class ChatMessageIn(BaseModel):
+class ChatMessageIn(StorableBody):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
@@ -90,7 +91,7 @@ class ChatMessageIn(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(StorableBody):
     """OpenAI's request body; sampling options (temperature, max_tokens, ...) are ignored."""
 
     model_config = ConfigDict(extra="ignore")
