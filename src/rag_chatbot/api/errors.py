@@ -44,9 +44,13 @@ _HTTP_CODES = {
 }
 
 
+def error_body(detail: str, error_code: str) -> dict[str, str]:
+    """``{"detail", "error_code", "timestamp"}``: the body of an error response or event."""
+    return {"detail": detail, "error_code": error_code, "timestamp": datetime.now(UTC).isoformat()}
+
+
 def error_response(status: int, detail: str, error_code: str) -> JSONResponse:
-    body = {"detail": detail, "error_code": error_code, "timestamp": datetime.now(UTC).isoformat()}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(error_body(detail, error_code), status_code=status)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,10 +13,9 @@ from rag_chatbot.answering.chat import ChatReply
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
-from rag_chatbot.api.streaming import relay
+from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.cli.render import search_json
-from rag_chatbot.errors import RagChatbotError
 
 router = APIRouter(prefix="/api", tags=["chat"])
 _Item = str | Restart | ChatReply
@@ -46,9 +45,10 @@ async def chat(
     The stream sends ``delta`` events (the answer's text as it is written), a ``restart``
     event if the model failed mid-answer (the text so far is withdrawn; the fallback's
     follows), and ends with one ``answer`` event holding the same object as the JSON
-    response — or an ``error`` event (``detail``, ``error_code``). The session belongs to the
-    caller: a user, or the browser's ``X-Client-Token`` (minted and returned in that response
-    header when the request had none).
+    response — or, if it fails after it started, an ``error`` event with the error body
+    (``detail``, ``error_code``, ``timestamp``). The session belongs to the caller: a user, or
+    the browser's ``X-Client-Token`` (minted and returned in that response header when the
+    request had none).
     """
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if not wants_stream:
@@ -110,8 +110,8 @@ async def _events(first: _Item | None, rest: AsyncIterator[_Item]) -> AsyncItera
     try:
         async for item in rest:
             yield _event(item)
-    except RagChatbotError as exc:  # the response has started: report in the stream
-        yield _sse("error", {"detail": str(exc), "error_code": exc.error_code})
+    except Exception as exc:  # the response has started: report in the stream, then end it
+        yield _sse("error", stream_error(exc))
 
 
 def _event(item: _Item) -> str:

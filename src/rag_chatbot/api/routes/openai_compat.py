@@ -30,7 +30,7 @@ from rag_chatbot.answering.base import Restart, StreamItem, Turn
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.security import Principal, PrincipalDep
 from rag_chatbot.api.storable import StorableBody
-from rag_chatbot.api.streaming import relay
+from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
@@ -236,7 +236,8 @@ def _chunks(completion_id: str, items: Iterator[StreamItem]) -> Iterator[str]:
                 yield chunk({"content": RESTART_NOTE})
             else:
                 yield chunk({}, "stop", **_cited(item))
-    except RagChatbotError as exc:  # the response has started: OpenAI's in-stream error
-        error = {"message": str(exc), "type": "server_error", "code": exc.error_code}
-        yield f"data: {json.dumps({'error': error})}\n\n"
+    except Exception as exc:  # the response has started: OpenAI's in-stream error
+        body = stream_error(exc)
+        error = {"message": body["detail"], "type": "server_error", "code": body["error_code"]}
+        yield f"data: {json.dumps({**body, 'error': error})}\n\n"
     yield "data: [DONE]\n\n"
