@@ -33,7 +33,8 @@ class DocxLoader:
 
     Title: the document property, else the first "Title"-style paragraph, else the file name.
     Anchors are slugs of the headings. A file that is not a Word document raises
-    ``IngestionError``; so does one that would unpack to more than 200 MB.
+    ``IngestionError``; so does one over a limit of ``archive.check_zip`` (200 MB unpacked,
+    100 MB or 2 million XML elements in one part).
     """
 
     media_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -41,7 +42,7 @@ class DocxLoader:
     def load(self, data: bytes, name: str) -> LoadedDocument:
         if not data.strip():
             return empty_document(name, self.media_type)
-        check_zip(data, "DOCX")
+        check_zip(data, "DOCX", name)
         document = _open(data)
         feeder = _DocxFeeder()
         for block in document.iter_inner_content():

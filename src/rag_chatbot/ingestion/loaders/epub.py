@@ -14,6 +14,7 @@ from rag_chatbot.domain import LoadedDocument, Section
 from rag_chatbot.errors import IngestionError
 from rag_chatbot.ingestion.loaders.archive import check_zip
 from rag_chatbot.ingestion.loaders.html import HtmlContent, extract_html
+from rag_chatbot.ingestion.loaders.limits import MAX_HTML_NODES
 from rag_chatbot.ingestion.loaders.sections import (
     Anchors,
     collapse_whitespace,
@@ -30,7 +31,8 @@ class EpubLoader:
     Chapters keep their own heading paths. Anchors are the chapters' ids; one already used by
     an earlier chapter is prefixed with the chapter's file name (``chap2-intro``), and text
     before a chapter's first heading is anchored at that file name. A file that is not an EPUB,
-    or would unpack to more than 200 MB, raises ``IngestionError``.
+    or is over a limit of ``archive.check_zip`` (200 MB unpacked, 100 MB or 500,000 elements
+    in one part), raises ``IngestionError``.
     """
 
     media_type = "application/epub+zip"
@@ -38,12 +40,12 @@ class EpubLoader:
     def load(self, data: bytes, name: str) -> LoadedDocument:
         if not data.strip():
             return empty_document(name, self.media_type)
-        check_zip(data, "EPUB")
+        check_zip(data, "EPUB", name, node_limit=MAX_HTML_NODES)
         book = _open(data)
         used = Anchors()
         sections: list[Section] = []
         first_title = ""
-        for chapter_name, content in _chapters(book):
+        for chapter_name, content in _chapters(book, name):
             first_title = first_title or (content.title or "")
             sections.extend(_unique_anchors(content.sections, chapter_name, used))
         title = _metadata_title(book) or first_title or title_from_name(name)
@@ -58,18 +60,19 @@ def _open(data: bytes) -> epub.EpubBook:
         raise IngestionError(f"not a valid EPUB file: {exc!r}") from exc
 
 
-def _chapters(book: epub.EpubBook) -> Iterator[tuple[str, HtmlContent]]:
-    """(chapter file stem, extracted content) for each document in the spine."""
+def _chapters(book: epub.EpubBook, name: str) -> Iterator[tuple[str, HtmlContent]]:
+    """(chapter file stem, extracted content) for each document in the spine of ``name``."""
     for idref, _linear in book.spine:
         item = book.get_item_with_id(idref)
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
             continue
         stem = PurePosixPath(item.get_name()).stem
         markup = item.get_content()
+        what = f"{name}: chapter {item.get_name()}"
         # Chapters are XHTML; reading them as XML keeps <a id="x"/> from swallowing what follows.
-        content = extract_html(markup, xml=True, lead_anchor=slugify(stem))
+        content = extract_html(markup, xml=True, lead_anchor=slugify(stem), what=what)
         if not content.sections:
-            content = extract_html(markup, lead_anchor=slugify(stem))
+            content = extract_html(markup, lead_anchor=slugify(stem), what=what)
         yield stem, content
 
 

@@ -23,6 +23,7 @@ from rag_chatbot.ingestion.loaders.html_content import (
     is_dropped,
     is_text,
 )
+from rag_chatbot.ingestion.loaders.limits import check_markup
 from rag_chatbot.ingestion.loaders.sections import (
     Anchors,
     SectionBuilder,
@@ -53,21 +54,29 @@ class HtmlContent:
     sections: tuple[Section, ...]
 
 
-def parse_html(data: bytes | str, *, xml: bool = False) -> BeautifulSoup:
-    """Parse markup with lxml (its XML parser for XHTML when ``xml``); encoding is sniffed."""
+def parse_html(data: bytes | str, *, xml: bool = False, what: str = "HTML") -> BeautifulSoup:
+    """Parse markup with lxml (its XML parser for XHTML when ``xml``); encoding is sniffed.
+
+    Markup with more than ``limits.MAX_HTML_NODES`` nodes raises ``IngestionError`` naming
+    ``what``, before BeautifulSoup builds its tree.
+    """
+    check_markup(data, what, html=not xml)
     with warnings.catch_warnings():
         # AsciiDoc pages start with <?xml ...?> yet are HTML; parsing them as HTML is intended.
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         return BeautifulSoup(data, "xml" if xml else "lxml")
 
 
-def extract_html(data: bytes | str, *, xml: bool = False, lead_anchor: str = "") -> HtmlContent:
+def extract_html(
+    data: bytes | str, *, xml: bool = False, lead_anchor: str = "", what: str = "HTML"
+) -> HtmlContent:
     """Title and sections of a page's main content (see ``html_content`` for what is chrome).
 
     Text before the first heading gets an empty heading path and ``lead_anchor``. If dropping
     chrome leaves nothing while the page has text, the page is read again keeping it.
+    ``IngestionError`` (naming ``what``): markup over the limit of ``parse_html``.
     """
-    soup = parse_html(data, xml=xml)
+    soup = parse_html(data, xml=xml, what=what)
     root = content_root(soup)
     # Slugs must not collide with any id on the page, or the link would open the wrong place.
     ids = page_ids(soup)
@@ -88,7 +97,7 @@ class HtmlLoader:
     def load(self, data: bytes, name: str) -> LoadedDocument:
         if not data.strip():
             return empty_document(name, self.media_type)
-        content = extract_html(data)
+        content = extract_html(data, what=name)
         title = content.title or title_from_name(name)
         return LoadedDocument(title=title, sections=content.sections, media_type=self.media_type)
 
