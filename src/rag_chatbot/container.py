@@ -23,10 +23,12 @@ from rag_chatbot.cache import ResponseCache
 from rag_chatbot.config import Settings
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
+from rag_chatbot.db.leases import ProcessingLeases
 from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.errors import ConfigError
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
+from rag_chatbot.ingestion.watch import ProcessingWatch
 from rag_chatbot.keyvalue import KeyValueStore, RedisStore, build_store
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.generators.base import ChatModel, RetryPolicy
@@ -294,6 +296,7 @@ def build_container(
             repository,
             settings.data_dir / "uploads",
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+            watch=ProcessingWatch(ProcessingLeases(sessions)),
         ),
         kv=kv,
         users=users,

@@ -36,9 +36,12 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Every server process: renew the leases of its uploads, fail those of dead processes.
+        container.documents.watch.start()
         try:
             yield
         finally:
+            container.documents.watch.stop()
             app.state.probe_pool.shutdown(wait=False, cancel_futures=True)
             if owns_container:
                 container.close()

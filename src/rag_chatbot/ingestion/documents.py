@@ -3,7 +3,8 @@
 Uploads are kept in ``DATA_DIR/uploads`` so a re-index can read them again; documents
 ingested from a directory are re-read from that directory. Ingestion runs in the
 background: the document is listed as ``processing`` at once, then ``completed`` or
-``failed`` with the reason.
+``failed`` with the reason, whatever goes wrong; a document whose process died meanwhile is
+failed by ``ProcessingWatch`` (see ``watch``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rag_chatbot.errors import FileTooLarge, NotFound, RagChatbotError
 from rag_chatbot.ingestion.chunking import document_id_for
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
 from rag_chatbot.ingestion.uploads import check_upload, safe_upload_name
+from rag_chatbot.ingestion.watch import ProcessingWatch
 from rag_chatbot.observability.metrics import record_ingest_failures
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,8 @@ class DocumentService:
     Contract: ``accept_upload`` validates (size, type, content) before anything is written and
     raises ``FileTooLarge`` / ``UnsupportedFormat`` / ``InvalidInput``; on success the file is
     saved and the document listed as ``processing``, and ``process(source)`` (run in the
-    background) indexes it. One ingestion runs at a time in a process.
+    background) indexes it; it ends ``completed`` or ``failed``, never raises. One ingestion
+    runs at a time in a process; ``watch`` keeps the accepted documents' leases fresh.
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class DocumentService:
         repository: DocumentRepository,
         uploads_dir: Path,
         max_upload_bytes: int,
+        watch: ProcessingWatch,
     ) -> None:
         self._pipeline = pipeline
+        self.watch = watch
         self._repo = repository
         self._uploads = uploads_dir
         self.max_upload_bytes = max_upload_bytes
@@ -55,10 +60,27 @@ class DocumentService:
         partial = path.with_name(path.name + ".partial")
         partial.write_bytes(data)
         partial.replace(path)  # a reader of uploads/ never sees half a file
-        return self._repo.mark_processing(document_id_for(source), source, size_bytes=len(data))
+        self.watch.hold(source)  # released by ``process``, which the caller must schedule
+        try:
+            return self._repo.mark_processing(document_id_for(source), source, size_bytes=len(data))
+        except BaseException:
+            self.watch.release(source)
+            raise
 
     def process(self, source: str, *, force: bool = False) -> None:
-        """Index the stored file of ``source``; record the failure reason if it fails."""
+        """Index the upload ``accept_upload`` accepted as ``source`` (see ``_index``)."""
+        try:
+            self._index(source, force=force)
+        finally:
+            self.watch.release(source)
+
+    def _index(self, source: str, *, force: bool) -> None:
+        """Index the stored file of ``source``; record the failure reason if anything fails.
+
+        A deliberate error (``RagChatbotError``, ``OSError``) is recorded as it is worded; any
+        other is a bug or a library's surprise: its traceback goes to the log and the document
+        gets a short reason that names only the exception's type.
+        """
         with self._lock:
             try:
                 path = self._file_of(source)
@@ -66,9 +88,15 @@ class DocumentService:
                 self._pipeline.ingest_bytes(data, source, self._origin_of(source), force=force)
             except (RagChatbotError, OSError) as exc:
                 log.warning("document failed", extra={"source": source, "reason": str(exc)})
-                self._repo.mark_failed(source, str(exc))
-                record_ingest_failures()
+                self._fail(source, str(exc))
+            except Exception as exc:
+                log.exception("document failed unexpectedly", extra={"source": source})
+                self._fail(source, f"internal error ({type(exc).__name__}); see the server log")
             self._pipeline.publish_index_size()
+
+    def _fail(self, source: str, reason: str) -> None:
+        self._repo.mark_failed(source, reason)
+        record_ingest_failures()
 
     def delete(self, document_id: str) -> None:
         row = self._repo.get(document_id)
@@ -87,7 +115,7 @@ class DocumentService:
     def reindex_all(self) -> None:
         """Re-read and re-embed every document (after a model or chunking change)."""
         for source in self.sources():
-            self.process(source, force=True)
+            self._index(source, force=True)
 
     def _origin_of(self, source: str) -> str:
         row = self._repo.get_by_source(source)
