@@ -1,13 +1,16 @@
 """A real server: expanding uploads fail with memory bounded, and nothing stays ``processing``.
 
 The server's memory is its process tree's resident set (psutil, children included), sampled
-every 50 ms while the uploads are ingested.
+every 50 ms while the uploads are ingested. ``rag-chatbot ingest DIR`` meets the same limits.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -190,3 +193,30 @@ def test_a_server_killed_mid_ingest_leaves_nothing_processing_after_a_restart(
         assert (doc["status"], doc["error"]) == ("failed", INTERRUPTED)
     finally:
         stop(process)
+
+
+def test_a_directory_ingest_refuses_a_bomb_alone_with_the_same_limits(tmp_path: Path) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "bomb.docx").write_bytes(docx_bomb(MAX_XML_NODES + 100_000))
+    (folder / "harbour.md").write_text("# Harbour\n\nBoats moor stern-to at the quay.\n")
+    env = {**os.environ, **environment(tmp_path)}
+
+    ingested = subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "ingest", str(folder), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert ingested.returncode == 0, ingested.stderr
+    report = json.loads(ingested.stdout)
+    assert report["added"] == 1
+    assert report["failures"] == [
+        {
+            "source": "bomb.docx",
+            "reason": "bomb.docx: part word/document.xml has more than 2,000,000 elements, "
+            "over the limit for one part",
+        }
+    ]
