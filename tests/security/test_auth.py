@@ -30,10 +30,16 @@ async def test_register_login_me_refresh_logout(
         )
         assert created.status_code == 201, created.text
         assert created.json()["username"] == "reader1" and created.json()["role"] == "reader"
+        # A taken name is answered as a free one is (no enumeration), and nothing changes.
         again = await http.post(
             "/api/auth/register", json={"username": "reader1", "password": "another pw!"}
         )
-        assert again.status_code == 422 and again.json()["error_code"] == "INVALID_INPUT"
+        assert again.status_code == 201 and set(again.json()) == set(created.json())
+        assert again.json()["id"] != created.json()["id"]
+        refused = await http.post(
+            "/api/auth/login", json={"username": "reader1", "password": "another pw!"}
+        )
+        assert refused.status_code == 401
 
         tokens = await login(http, "READER1", "long enough pw")
         assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 1800

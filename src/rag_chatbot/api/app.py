@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
 from rag_chatbot.api.errors import error_response, install_error_handlers
+from rag_chatbot.api.openapi import install_openapi
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
 from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
@@ -36,6 +37,9 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Each start has a probe pool of its own, which its shutdown ends: an app may be
+        # started again (a test client starts it for every request).
+        app.state.probe_pool = _probe_pool()
         # Every server process: renew the leases of its uploads, fail those of dead processes.
         container.documents.watch.start()
         try:
@@ -48,20 +52,27 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
             if multiprocess_enabled():
                 mark_process_dead(os.getpid())  # this worker's live gauges stop counting
 
+    production = container.settings.environment == "production"
     app = FastAPI(
         title="rag-chatbot",
         version=__version__,
         description="Answers from your documents, with citations.",
         lifespan=lifespan,
+        # The interactive pages load scripts from a CDN and run inline code: not in production,
+        # where /openapi.json alone describes the API.
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
     )
     app.state.container = container
     watch_pool(container.engine)  # rag_chatbot_db_pool_* gauges
-    app.state.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
+    app.state.probe_pool = _probe_pool()  # served without a lifespan (ASGI test transports)
     llm = container.llm is not None
     app.state.answer_threads = AnswerThreads(chat_threads(container.settings, llm=llm))
     install_error_handlers(app)
-    for module in (chat, sessions, documents, health, auth, admin, openai_compat, web):
+    modules = (chat, sessions, documents, health, auth, admin, openai_compat, web)
+    for module in modules:
         app.include_router(module.router)
+    install_openapi(app, [module.router for module in modules])
 
     settings = container.settings
     # Innermost first: CORS wraps the rate limiter, so a browser can read a 429.
@@ -93,9 +104,14 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
         BodySizeLimit, max_bytes=container.documents.max_upload_bytes + _MULTIPART_MARGIN
     )
     app.add_middleware(StorableRequest)  # NUL in path, query or headers: 422 before routing
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, docs_pages=not production)
     app.add_middleware(ObservabilityMiddleware)
     return app
+
+
+def _probe_pool() -> ThreadPoolExecutor:
+    """Threads for /api/health/detailed's probes (``api.health``)."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
 
 
 class BodySizeLimit:

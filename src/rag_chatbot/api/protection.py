@@ -22,7 +22,8 @@ PAGE_CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "object-src 'none'"
 )
-# FastAPI's /docs and /redoc pages use an inline script and assets from jsDelivr.
+# FastAPI's /docs and /redoc pages use an inline script and assets from jsDelivr. They are
+# served outside production only; in production every HTML page gets PAGE_CSP.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
@@ -38,16 +39,20 @@ _COMMON = [
 
 
 class SecurityHeaders:
-    """nosniff, frame and referrer policy on every response; CSP on HTML pages."""
+    """nosniff, frame and referrer policy on every response; CSP on HTML pages.
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``docs_pages``: /docs and /redoc are served, and get DOCS_CSP (never in production).
+    """
+
+    def __init__(self, app: ASGIApp, docs_pages: bool = False) -> None:
         self.app = app
+        self.docs_pages = docs_pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        docs = scope["path"].startswith(_DOCS_PATHS)
+        docs = self.docs_pages and scope["path"].startswith(_DOCS_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

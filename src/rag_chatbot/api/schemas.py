@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS, MAX_SELECTION_CHARS
 from rag_chatbot.api.storable import StorableBody
@@ -13,18 +13,62 @@ from rag_chatbot.domain import Citation
 
 
 class Strict(StorableBody):
-    model_config = ConfigDict(extra="forbid")
+    """A request body as the spec says it: no unknown fields, no coercion (``true`` is no 1)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _integral(value: object) -> object:
+    # JSON Schema's integer includes 40.0; strict validation then refuses true, "40" and 4.5.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+JsonInt = Annotated[int, BeforeValidator(_integral)]
+"""An integer as JSON Schema has it, for strict request bodies."""
+
+
+ErrorCode = Literal[
+    "INVALID_INPUT",
+    "UNAUTHORIZED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "SESSION_NOT_FOUND",
+    "FILE_TOO_LARGE",
+    "UNSUPPORTED_FORMAT",
+    "RATE_LIMIT_EXCEEDED",
+    "PROCESSING_ERROR",
+    "EMBEDDING_ERROR",
+    "CONTEXT_RETRIEVAL_ERROR",
+    "AI_SERVICE_ERROR",
+    "SERVICE_UNAVAILABLE",
+]
 
 
 class ErrorBody(BaseModel):
-    detail: str
-    error_code: str
+    """The body of every error response (contract; ``api.errors`` makes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    detail: str = Field(description="What went wrong, for a person to read.")
+    error_code: ErrorCode = Field(description="Stable code for programs.")
     timestamp: datetime
+
+
+class OpenAIError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str
+    type: Literal["invalid_request_error", "server_error"]
+    code: ErrorCode
+
+
+class OpenAIErrorBody(ErrorBody):
+    """Errors of the ``/v1`` routes: the usual fields plus OpenAI's ``error`` object."""
+
+    error: OpenAIError
 
 
 class SearchRequest(Strict):
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
-    top_k: int = Field(5, ge=1, le=50)
+    top_k: JsonInt = Field(5, ge=1, le=50)
 
 
 class SearchResult(BaseModel):
@@ -84,6 +128,14 @@ class MessageOut(BaseModel):
 class FeedbackRequest(Strict):
     rating: Literal[1, -1]
     comment: str | None = Field(None, max_length=2000)
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # A Literal of ints takes ``true`` as 1 even in strict mode; the spec says integer.
+        if isinstance(value, bool):
+            raise ValueError("rating must be 1 or -1, not a boolean")
+        return value
 
 
 class FeedbackOut(BaseModel):

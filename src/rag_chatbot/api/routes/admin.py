@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.schemas import JsonInt
 from rag_chatbot.api.security import AdminDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.cache import ResponseCache
@@ -34,12 +35,13 @@ class ClearOut(BaseModel):
 
 
 class WarmRequest(StorableBody):
+    model_config = ConfigDict(strict=True)  # ``limit: true`` is refused, not taken as 1
     questions: list[str] | None = Field(
         None,
         max_length=MAX_WARM_QUESTIONS,
         description="Questions to answer now; omitted: the most frequent recent questions.",
     )
-    limit: int = Field(20, ge=1, le=MAX_WARM_QUESTIONS)
+    limit: JsonInt = Field(20, ge=1, le=MAX_WARM_QUESTIONS)
 
 
 class WarmOut(BaseModel):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import PrincipalDep, UserDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.auth.service import AccessClaims, TokenPair
-from rag_chatbot.auth.users import MAX_PASSWORD_CHARS
+from rag_chatbot.auth.users import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, UsernameTaken
 from rag_chatbot.errors import Forbidden, Unauthorized
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -19,6 +22,18 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 class Credentials(StorableBody):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
+
+
+class Registration(StorableBody):
+    """A new account, as ``UserRepository.create`` takes it (the spec tells the rules)."""
+
+    # ``UserRepository.normalize``'s rule before it lower-cases the name.
+    username: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{2,63}$",
+        description="3-64 letters, digits and _ . @ -, starting with a letter or digit; "
+        "case does not matter (it is stored lower-case).",
+    )
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 
 
 class RefreshRequest(StorableBody):
@@ -47,23 +62,32 @@ def _tokens(pair: TokenPair) -> TokenOut:
     )
 
 
-@router.post("/register", response_model=UserOut, status_code=201)
-async def register(body: Credentials, container: ContainerDep) -> UserOut:
-    """Create a reader account (when ``ALLOW_REGISTRATION``); admins are made on the CLI."""
+@router.post("/register", response_model=UserOut, status_code=201, responses=errors(403))
+async def register(body: Registration, container: ContainerDep) -> UserOut:
+    """Create a reader account (when ``ALLOW_REGISTRATION``); admins are made on the CLI.
+
+    A name that is taken is answered as a free one is (201, the same fields, the same password
+    hashing) and nothing is created, so the answer does not tell which names have accounts.
+    Logging in with the new password tells the registrant whether the account is theirs.
+    """
     if not container.settings.allow_registration:
         raise Forbidden("registration is closed; ask an administrator for an account")
-    row = await run_in_threadpool(container.users.create, body.username, body.password)
+    try:
+        row = await run_in_threadpool(container.users.create, body.username, body.password)
+    except UsernameTaken:
+        name = container.users.normalize(body.username)
+        return UserOut(id=str(uuid.uuid4()), username=name, role="reader")
     return UserOut(id=row.id, username=row.username, role=row.role)
 
 
-@router.post("/login", response_model=TokenOut)
+@router.post("/login", response_model=TokenOut, responses=errors(401, 503))
 async def login(body: Credentials, container: ContainerDep) -> TokenOut:
     """Trade a user name and password for an access token and a refresh token."""
     pair = await run_in_threadpool(container.auth.login, body.username, body.password)
     return _tokens(pair)
 
 
-@router.post("/refresh", response_model=TokenOut)
+@router.post("/refresh", response_model=TokenOut, responses=errors(401, 503))
 async def refresh(body: RefreshRequest, container: ContainerDep) -> TokenOut:
     """Trade a refresh token for a new pair; each refresh token works once."""
     return _tokens(await run_in_threadpool(container.auth.refresh, body.refresh_token))
@@ -77,7 +101,7 @@ async def logout(caller: UserDep, container: ContainerDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserOut, openapi_extra={"security": BEARER})
 async def me(caller: PrincipalDep, container: ContainerDep) -> UserOut:
     """The logged-in account (or ``admin-token`` for the operator's ``ADMIN_TOKEN``)."""
     if caller.kind == "admin_token":

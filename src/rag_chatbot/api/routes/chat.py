@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import ChatReply
 from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
 from rag_chatbot.api.streaming import relay, stream_error
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api", tags=["chat"])
 _Item = str | Restart | ChatReply
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses=errors(503))
 def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
     """Ranked passages for a query (hybrid retrieval, no answer)."""
     hits = container.retriever.retrieve(body.query, body.top_k).hits
@@ -31,7 +32,7 @@ def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
 @router.post(
     "/chat",
     response_model=ChatResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(404)},
 )
 async def chat(
     body: ChatRequest,

@@ -7,6 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, BackgroundTasks, Query, Response, UploadFile
 
 from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import DocumentOut, ReindexOut
 from rag_chatbot.api.security import AdminDep
 from rag_chatbot.db.models import DocumentRow
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/documents", tags=["documents"])
 _READ_SIZE = 1 << 20
 
 
-@router.post("", response_model=DocumentOut, status_code=202)
+@router.post("", response_model=DocumentOut, status_code=202, responses=errors(415))
 async def upload(
     file: UploadFile, tasks: BackgroundTasks, container: ContainerDep, _: AdminDep
 ) -> DocumentRow:

@@ -41,7 +41,11 @@ def detailed(request: Request, container: ContainerDep) -> JSONResponse:
     return JSONResponse(report, status_code=503 if report["status"] == "unhealthy" else 200)
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def metrics(container: ContainerDep) -> Response:
     """Prometheus text exposition (all workers' metrics in multiprocess mode)."""
     refresh_pool(container.engine)

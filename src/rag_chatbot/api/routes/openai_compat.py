@@ -24,10 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, StreamItem, Turn
 from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import Principal, PrincipalDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.api.streaming import relay, stream_error
@@ -53,7 +55,7 @@ class _WithOpenAIErrors(APIRoute):
         async def route(request: Request) -> Response:
             try:
                 return await handler(request)
-            except (RagChatbotError, RequestValidationError) as exc:
+            except (RagChatbotError, RequestValidationError, HTTPException) as exc:
                 return await _openai_error(request, exc)
 
         return route
@@ -94,9 +96,14 @@ class ChatMessageIn(StorableBody):
 class ChatCompletionRequest(StorableBody):
     """OpenAI's request body; sampling options (temperature, max_tokens, ...) are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
-    model: str
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_MESSAGES)
+    model_config = ConfigDict(extra="ignore", strict=True)
+    model: str = Field(examples=[MODEL_ID], description=f"{MODEL_ID!r}, as GET /v1/models says.")
+    messages: list[ChatMessageIn] = Field(
+        min_length=1,
+        max_length=MAX_MESSAGES,
+        description="The conversation; the last message is the user's question, with text "
+        f"(at most {MAX_QUESTION_CHARS} characters).",
+    )
     stream: bool = False
 
 
@@ -108,7 +115,7 @@ class CitedFields(BaseModel):
     generator: str
 
 
-@router.get("/models")
+@router.get("/models", openapi_extra={"security": BEARER})
 def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
     """The one model: our RAG over the indexed documents, answered by the configured generator."""
     _require_token(caller)
@@ -128,7 +135,8 @@ def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
 
 @router.post(
     "/chat/completions",
-    responses={200: {"content": {"text/event-stream": {}, "application/json": {}}}},
+    responses={200: {"content": {"text/event-stream": {}, "application/json": {}}}, **errors(404)},
+    openapi_extra={"security": BEARER},
 )
 async def chat_completions(
     body: ChatCompletionRequest,
