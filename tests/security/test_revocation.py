@@ -23,10 +23,14 @@ QUESTION = {"message": "How often is the Fresnel lens cleaned?"}
 
 
 def _cli(container: Container, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    settings = container.settings
     env = {
         **os.environ,
-        "DATA_DIR": str(container.settings.data_dir),
-        "DATABASE_URL": container.settings.resolved_database_url,
+        "DATA_DIR": str(settings.data_dir),
+        "DATABASE_URL": settings.resolved_database_url,
+        # The servers' own Redis, as inside their container: the change reaches them at once.
+        "REDIS_URL": settings.redis_url or "",
+        "REDIS_KEY_PREFIX": settings.redis_key_prefix,
     }
     return subprocess.run(
         [sys.executable, "-m", "rag_chatbot", "users", *args],
@@ -152,3 +156,28 @@ async def _until_redis_answers(http: httpx.AsyncClient, token: dict[str, str]) -
             return
         await asyncio.sleep(0.1)
     raise AssertionError("Redis came back, but tokens are still refused with 503")
+
+
+async def test_the_cli_says_when_it_cannot_reach_the_servers_redis(
+    make_container: Factory, redis_url: str, redis_prefix: str
+) -> None:
+    from rag_chatbot.auth.accounts import CACHE_SECONDS
+
+    container = make_container(redis_url=redis_url, redis_key_prefix=redis_prefix)
+    container.users.create("ivy", "ivy's password", "admin")
+    env = {
+        **os.environ,
+        "DATA_DIR": str(container.settings.data_dir),
+        "DATABASE_URL": container.settings.resolved_database_url,
+    }
+    env.pop("REDIS_URL", None)
+    demoted = subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "users", "set-role", "ivy", "reader"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demoted.returncode == 0, demoted.stderr
+    said = " ".join(demoted.stderr.split())  # the console wraps long lines
+    assert f"within {CACHE_SECONDS} s" in said and "with the servers' REDIS_URL" in said

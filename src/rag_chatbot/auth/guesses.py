@@ -34,33 +34,37 @@ class LoginGuard:
     def __init__(self, store: KeyValueStore) -> None:
         self._store = store
 
-    def attempt(self, name: str, now: float | None = None) -> None:
+    def attempt(self, name: str) -> None:
         """Count an attempt on ``name``; ``RateLimited`` if it must wait for its turn."""
-        now = time.time() if now is None else now
         try:
             attempts = self._store.incr(_count_key(name), ttl=FAILURE_MEMORY_SECONDS)
             if attempts <= FREE_FAILURES:
                 return
-            seconds = turn_seconds(attempts - FREE_FAILURES)
-            if self._store.add(_turn_key(name), str(now + seconds).encode(), ttl=seconds):
+            # The length follows the turns granted so far, not the attempts: guesses racing
+            # for one turn all ask for the same length, whichever of them wins.
+            granted = int(self._store.get(_turns_key(name)) or 0)
+            seconds = turn_seconds(granted + 1)
+            until = time.time() + seconds
+            if self._store.add(_turn_key(name), str(until).encode(), ttl=seconds):
+                self._store.incr(_turns_key(name), ttl=FAILURE_MEMORY_SECONDS)
                 return
             self._store.incr(_count_key(name), -1)  # a refused attempt checked nothing
             raw = self._store.get(_turn_key(name))
         except StoreUnavailable as exc:
             raise ServiceUnavailable("login is unavailable right now; try again shortly") from exc
-        wait = max(1, math.ceil(float(raw) - now)) if raw is not None else 1
+        wait = max(1, math.ceil(float(raw) - time.time())) if raw is not None else 1
         raise RateLimited(f"too many wrong passwords for this account; retry in {wait} s", wait)
 
     def succeeded(self, name: str) -> None:
         try:
-            self._store.delete(_count_key(name), _turn_key(name))
+            self._store.delete(_count_key(name), _turn_key(name), _turns_key(name))
         except StoreUnavailable as exc:
             raise ServiceUnavailable("login is unavailable right now; try again shortly") from exc
 
 
-def turn_seconds(paid: int) -> int:
-    """How long the ``paid``-th attempt past the free ones locks the account (2, 4, 8 s, ...)."""
-    return int(min(2 ** min(paid, 30), MAX_LOCK_SECONDS))
+def turn_seconds(turn: int) -> int:
+    """How long the ``turn``-th turn after the free attempts lasts (2, 4, 8 s, ...)."""
+    return int(min(2 ** min(turn, 30), MAX_LOCK_SECONDS))
 
 
 def _count_key(name: str) -> str:
@@ -69,3 +73,7 @@ def _count_key(name: str) -> str:
 
 def _turn_key(name: str) -> str:
     return f"login-turn:{name}"
+
+
+def _turns_key(name: str) -> str:
+    return f"login-turns:{name}"

@@ -12,7 +12,8 @@ refresh token. Two HS256 JWTs name it:
 
 Both carry ``ver``, the account's ``token_version`` when they were issued. A role change, a
 password change or a deletion changes or removes it, so every earlier token is refused at
-once; the role a request acts with is the account's current one, read from the database.
+once; the role a request acts with is the account's current one, read from the database
+(kept beside the login session in Redis: ``auth/accounts.py``).
 
 Revocation fails closed: when the key-value store cannot say whether a login session still
 exists, a token is refused with 503 rather than accepted (it may have been logged out).
@@ -33,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
-from starlette.concurrency import run_in_threadpool
 
+from rag_chatbot.auth.accounts import AccountStates
 from rag_chatbot.auth.guesses import LoginGuard
 from rag_chatbot.auth.users import Role, UserRepository
 from rag_chatbot.config import Settings
@@ -80,6 +81,7 @@ class AuthService:
         self._access_seconds = access_seconds
         self._refresh_seconds = refresh_seconds
         self._guard = LoginGuard(store)
+        self._accounts = AccountStates(users, store)
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -187,14 +189,13 @@ class AuthService:
             raise Unauthorized("invalid token")
         session_id, user_id = str(claims["sid"]), str(claims["sub"])
         try:
-            alive = await self._store.aexists(f"session:{session_id}")
+            alive, state = await self._accounts.check(session_id, user_id)
         except StoreUnavailable as exc:  # fail closed: see the module doc
             raise ServiceUnavailable(
                 "logins cannot be checked right now; try again shortly"
             ) from exc
         if not alive:
             raise Unauthorized("logged out")
-        state = await run_in_threadpool(self.users.token_state, user_id)
         if state is None or state[1] != claims.get("ver", 0):
             raise Unauthorized("this login was ended by an account change; log in again")
         return AccessClaims(user_id, state[0], session_id)

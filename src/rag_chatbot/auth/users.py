@@ -128,14 +128,15 @@ class UserRepository:
         self.check_password(password)
         return self._change(username, password_hash=self._hasher.hash(password))
 
-    def delete(self, username: str) -> None:
-        """Remove the account; its tokens stop working at once (``token_state`` is ``None``)."""
+    def delete(self, username: str) -> str:
+        """Remove the account and return its id; ``token_state`` is ``None`` from then on."""
+        name = username.strip().lower()
         with self._sessions.begin() as session:
-            gone = session.execute(
-                delete(UserRow).where(UserRow.username == username.strip().lower())
-            )
-        if gone.rowcount == 0:  # type: ignore[attr-defined]
-            raise InvalidInput(f"no user {username!r}")
+            user_id = session.scalar(select(UserRow.id).where(UserRow.username == name))
+            if user_id is None:
+                raise InvalidInput(f"no user {username!r}")
+            session.execute(delete(UserRow).where(UserRow.id == user_id))
+        return user_id
 
     def _change(self, username: str, **values: object) -> UserRow:
         """Update the account and raise its token version, in one statement."""

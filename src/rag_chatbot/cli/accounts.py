@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from rag_chatbot.auth.accounts import CACHE_SECONDS, AccountStates
 from rag_chatbot.auth.users import UserRepository
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.cli.failures import fail, reported
@@ -72,6 +73,7 @@ def set_role(
         raise fail("role must be reader or admin", 2)
     with reported(1), _users() as users:
         row = users.set_role(username, "admin" if role == "admin" else "reader")
+        _publish(users, row.id)
     _out.print(f"{row.username} is now {row.role}; their earlier logins are ended", markup=False)
 
 
@@ -86,6 +88,7 @@ def set_password(
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with reported(1), _users() as users:
         row = users.set_password(username, password)
+        _publish(users, row.id)
     _out.print(f"new password set for {row.username}; their earlier logins are ended", markup=False)
 
 
@@ -93,8 +96,26 @@ def set_password(
 def delete_user(username: str) -> None:
     """Delete an account; its tokens stop working at once."""
     with reported(1), _users() as users:
-        users.delete(username)
+        _publish(users, users.delete(username))
     _out.print(f"deleted {username.strip().lower()}", markup=False)
+
+
+def _publish(users: UserRepository, user_id: str) -> None:
+    """Tell every server of the change now (see ``auth/accounts.py``)."""
+    settings = _settings()
+    late = f"servers that use Redis see this change within {CACHE_SECONDS} s"
+    if not settings.redis_url:
+        _err.print(
+            f"note: REDIS_URL is not set, so {late}; run this with the servers' REDIS_URL and "
+            "REDIS_KEY_PREFIX (e.g. inside their container) for it to take effect at once",
+            markup=False,
+        )
+        return
+    store = build_store(settings.redis_url, settings.redis_key_prefix)
+    try:
+        AccountStates(users, store).publish(user_id)
+    except StoreUnavailable:
+        _err.print(f"warning: Redis is unreachable; {late} of it answering", markup=False)
 
 
 def _cache() -> ResponseCache:

@@ -45,8 +45,8 @@ class KeyValueStore(Protocol):
         """``incr`` each key by one, in one round trip, without blocking the event loop."""
         ...
 
-    async def aexists(self, key: str) -> bool:
-        """``exists`` without blocking the event loop."""
+    async def aget_many(self, keys: list[str]) -> list[bytes | None]:
+        """``get`` of each key, in one round trip, without blocking the event loop."""
         ...
 
     def keys(self, pattern: str) -> Iterator[str]:

@@ -90,8 +90,8 @@ class MemoryStore:
     async def aincr_many(self, keys: list[str], ttl: float) -> list[int]:
         return self.incr_many(keys, ttl)
 
-    async def aexists(self, key: str) -> bool:
-        return self.exists(key)
+    async def aget_many(self, keys: list[str]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
 
     def keys(self, pattern: str) -> Iterator[str]:
         with self._lock:

@@ -170,12 +170,13 @@ class RedisStore:
             raise self._failed(exc) from exc
         return [int(v) for v in counts]
 
-    async def aexists(self, key: str) -> bool:
+    async def aget_many(self, keys: list[str]) -> list[bytes | None]:
         self._guard()
         try:
-            return bool(await self._async_client().exists(self._prefix + key))
+            values = await self._async_client().mget([self._prefix + k for k in keys])
         except (redis.RedisError, OSError) as exc:
             raise self._failed(exc) from exc
+        return [v if v is None or isinstance(v, bytes) else str(v).encode() for v in values]
 
     def keys(self, pattern: str) -> Iterator[str]:
         self._guard()
