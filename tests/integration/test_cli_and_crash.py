@@ -90,6 +90,25 @@ def test_ingest_ask_search_eval_from_the_command_line(tmp_path: Path, fixture_co
     metrics = json.loads(evaluated.stdout)["metrics"]
     assert metrics["recall@5"] == 1.0 and metrics["ndcg@10"] == 1.0
     assert metrics["abstention_rate"] == 0.0 and metrics["citation_hit_rate"] == 1.0
+    assert metrics["citation_reach@5"] == 1.0 and metrics["false_abstentions"] == 0.0
+
+    ood = tmp_path / "ood.jsonl"
+    ood.write_text(
+        json.dumps({"id": "far", "question": "Who won the 2018 football World Cup?"})
+        + "\n"
+        + json.dumps({"question": "How do I repaint a lighthouse?", "near_topic": True})
+        + "\n"
+    )
+    both = json.loads(cli("eval", str(queries), "--ood", str(ood), "--json", data_dir=data).stdout)
+    rows = both["out_of_domain"]
+    assert [(r["id"], r["near_topic"]) for r in rows] == [("far", False), ("ood-2", True)]
+    declined = [not r["grounded"] for r in rows]
+    assert both["metrics"]["ood_declined_rate"] == sum(declined) / 2
+    assert both["metrics"]["ood_near_topic_declined_rate"] == float(declined[1])
+    table = cli("eval", str(queries), "--ood", str(ood), "--per-question", data_dir=data)
+    assert table.returncode == 0, table.stderr
+    for expected in ("lighthouse.md", "far", "near-topic", "ood_declined_rate"):
+        assert expected in table.stdout
 
 
 def test_a_bad_setting_stops_the_command_naming_the_variable(tmp_path: Path) -> None:

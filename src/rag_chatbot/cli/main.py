@@ -17,7 +17,14 @@ from rag_chatbot.cli.accounts import cache_app, users_app
 from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
 from rag_chatbot.cli.failures import reported
-from rag_chatbot.cli.render import answer_json, print_answer, print_hits, print_report, search_json
+from rag_chatbot.cli.render import (
+    answer_json,
+    evaluation_table,
+    print_answer,
+    print_hits,
+    print_report,
+    search_json,
+)
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
 
@@ -135,18 +142,34 @@ def search(
 @app.command("eval")
 def evaluate_command(
     queries: Annotated[Path, typer.Argument(help="Benchmark queries (JSON lines).", exists=True)],
+    ood: Annotated[
+        Path | None,
+        typer.Option(
+            "--ood",
+            exists=True,
+            help="Questions the documents do not answer (JSON lines: question, near_topic).",
+        ),
+    ] = None,
+    per_question: Annotated[
+        bool, typer.Option("--per-question", help="A table of every question's answer.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Score retrieval (page recall, MRR, nDCG) and answers against a benchmark."""
-    from rag_chatbot.evaluation.runner import evaluate, read_queries
+    from rag_chatbot.evaluation.runner import evaluate, read_out_of_domain, read_queries
 
+    with reported(1):
+        asked = read_queries(queries)
+        unanswerable = read_out_of_domain(ood) if ood is not None else None
     with _container() as container:
-        result = evaluate(read_queries(queries), container.retriever, container.answerer)
+        result = evaluate(asked, container.retriever, container.answerer, unanswerable)
     if as_json:
         _emit(result)
         return
+    if per_question:
+        out.print(evaluation_table(result))
     for name, value in result["metrics"].items():  # type: ignore[attr-defined]
-        out.print(f"{name:>18}  {value:.3f}", highlight=False)
+        out.print(f"{name:>28}  {value:.3f}", highlight=False)
 
 
 @app.command()

@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from rag_chatbot.domain import Answer, ScoredChunk
 
@@ -77,3 +78,24 @@ def print_report(console: Console, report: dict[str, Any]) -> None:
         )
     if report["skipped"] > 20:
         console.print(f"  … and {report['skipped'] - 20} more skipped", style="yellow")
+
+
+def evaluation_table(result: dict[str, Any]) -> Table:
+    """One row per question: answered or declined, the pages cited and the relevant ones."""
+    table = Table("id", "question", "answer", "cited", "relevant", show_lines=False)
+    for row in result["queries"]:
+        verdict = "declined" if not row["grounded"] else ("hit" if row["citation_hit"] else "MISS")
+        table.add_row(
+            row["id"],
+            row["question"][:60],
+            verdict,
+            "\n".join(row["cited"]) or "-",
+            "\n".join(row["relevant"]) or "-",
+        )
+    for row in result.get("out_of_domain", []):
+        kind = "near-topic" if row["near_topic"] else "unrelated"
+        verdict = "declined" if not row["grounded"] else "ANSWERED"
+        table.add_row(
+            row["id"], row["question"][:60], verdict, "\n".join(row["cited"]) or "-", kind
+        )
+    return table

@@ -1,4 +1,12 @@
-"""``rag-chatbot eval``: run a docs-faq style benchmark against what is ingested."""
+"""``rag-chatbot eval``: run a docs-faq style benchmark against what is ingested.
+
+Beside retrieval (page recall, MRR, nDCG) and answer metrics, it shows how much of the
+ranking's quality reaches the answer: ``citation_reach@5`` is the share of the questions with
+a relevant page in the top five whose answer cites one of them (``recall@5`` is the ceiling
+of the citation hit rate). With out-of-domain questions (``--ood``: questions the documents do
+not answer, each ``near_topic`` or not), it reports how many are declined, beside the
+in-domain questions declined by mistake (``false_abstentions``).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +53,33 @@ def read_queries(path: Path) -> list[Query]:
     return queries
 
 
+@dataclass(frozen=True)
+class OutOfDomain:
+    id: str
+    question: str
+    near_topic: bool
+
+
+def read_out_of_domain(path: Path) -> list[OutOfDomain]:
+    """One JSON object a line: ``question``, and optionally ``id`` and ``near_topic``."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            found.append(
+                OutOfDomain(
+                    str(obj.get("id", f"ood-{number}")),
+                    str(obj["question"]),
+                    bool(obj.get("near_topic", False)),
+                )
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{path}:{number}: not an out-of-domain question ({exc})") from exc
+    return found
+
+
 def rank_pages(retriever: HybridRetriever, question: str) -> list[str]:
     """Pages ranked by their best chunk among the fused candidates."""
     hits = retriever.retrieve(question, PAGE_CANDIDATES).hits
@@ -52,28 +87,50 @@ def rank_pages(retriever: HybridRetriever, question: str) -> list[str]:
 
 
 def evaluate(
-    queries: list[Query], retriever: HybridRetriever, answerer: Answerer
+    queries: list[Query],
+    retriever: HybridRetriever,
+    answerer: Answerer,
+    out_of_domain: list[OutOfDomain] | None = None,
 ) -> dict[str, object]:
     """Per-query results and their means: retrieval at page level, then answers."""
     rows = []
     for q in queries:
         pages = rank_pages(retriever, q.question)
         answer = answerer.ask(q.question)
-        cited = {c.source for c in answer.citations}
+        cited = sorted({c.source for c in answer.citations})
         rows.append(
             {
                 "id": q.id,
+                "question": q.question,
                 "recall@5": recall_at(pages, q.relevant, 5),
                 "recall@10": recall_at(pages, q.relevant, 10),
                 "mrr@10": reciprocal_rank(pages, q.relevant, 10),
                 "ndcg@10": ndcg_at(pages, q.relevant, 10),
                 "grounded": answer.grounded,
-                "citation_hit": bool(cited & q.relevant) if answer.grounded else None,
+                "citation_hit": bool(set(cited) & q.relevant) if answer.grounded else None,
                 "token_f1": token_f1(answer.answer, q.answer) if q.answer else None,
+                "cited": cited,
+                "relevant": sorted(q.relevant),
                 "top_pages": pages[:5],
             }
         )
-    return {"metrics": summarize(rows), "queries": rows}
+    result: dict[str, object] = {"metrics": summarize(rows), "queries": rows}
+    if out_of_domain is not None:
+        ood_rows = []
+        for o in out_of_domain:
+            answer = answerer.ask(o.question)
+            ood_rows.append(
+                {
+                    "id": o.id,
+                    "question": o.question,
+                    "near_topic": o.near_topic,
+                    "grounded": answer.grounded,
+                    "cited": sorted({c.source for c in answer.citations}),
+                }
+            )
+        result["metrics"] = {**summarize(rows), **summarize_out_of_domain(ood_rows)}
+        result["out_of_domain"] = ood_rows
+    return result
 
 
 def summarize(rows: list[dict[str, object]]) -> dict[str, float]:
@@ -81,6 +138,7 @@ def summarize(rows: list[dict[str, object]]) -> dict[str, float]:
         return [float(r[key]) for r in rows if r[key] is not None]  # type: ignore[arg-type]
 
     grounded = [r for r in rows if r["grounded"]]
+    recalled = [r for r in rows if float(r["recall@5"]) > 0]  # type: ignore[arg-type]
     return {
         "queries": float(len(rows)),
         "recall@5": mean(values("recall@5")),
@@ -88,6 +146,21 @@ def summarize(rows: list[dict[str, object]]) -> dict[str, float]:
         "mrr@10": mean(values("mrr@10")),
         "ndcg@10": mean(values("ndcg@10")),
         "citation_hit_rate": mean([float(bool(r["citation_hit"])) for r in grounded]),
+        "citation_reach@5": mean([float(bool(r["citation_hit"])) for r in recalled]),
         "abstention_rate": 1.0 - len(grounded) / len(rows) if rows else 0.0,
+        "false_abstentions": float(len(rows) - len(grounded)),
         "token_f1": mean(values("token_f1")),
+    }
+
+
+def summarize_out_of_domain(rows: list[dict[str, object]]) -> dict[str, float]:
+    """Declined shares of the out-of-domain questions, all and near-topic only."""
+
+    def declined(subset: list[dict[str, object]]) -> float:
+        return mean([float(not r["grounded"]) for r in subset])
+
+    return {
+        "ood_questions": float(len(rows)),
+        "ood_declined_rate": declined(rows),
+        "ood_near_topic_declined_rate": declined([r for r in rows if r["near_topic"]]),
     }

@@ -8,7 +8,12 @@ import pytest
 
 from rag_chatbot.errors import InvalidInput
 from rag_chatbot.evaluation.metrics import ndcg_at, recall_at, reciprocal_rank, token_f1
-from rag_chatbot.evaluation.runner import read_queries, summarize
+from rag_chatbot.evaluation.runner import (
+    read_out_of_domain,
+    read_queries,
+    summarize,
+    summarize_out_of_domain,
+)
 
 RANKED = ["a", "x", "b", "y", "z", "c"]
 RELEVANT = {"a", "b", "c", "d"}
@@ -69,6 +74,9 @@ def test_summary_rates() -> None:
     assert summary["citation_hit_rate"] == 1.0
     assert summary["recall@10"] == 0.75
     assert summary["ndcg@10"] == pytest.approx(0.6)
+    # Of the questions with a relevant page in the top five, how many answers cite one.
+    assert summary["citation_reach@5"] == 1.0
+    assert summary["false_abstentions"] == 1.0
 
 
 def test_read_queries_rejects_bad_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -76,3 +84,48 @@ def test_read_queries_rejects_bad_lines(tmp_path) -> None:  # type: ignore[no-un
     path.write_text('{"id": "1", "question": "q?", "relevant": ["a"], "answer": "x"}\n{oops\n')
     with pytest.raises(InvalidInput, match=r"q\.jsonl:2"):
         read_queries(path)
+
+
+def test_citation_reach_counts_answers_that_miss_a_recalled_page() -> None:
+    row = {"recall@10": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0, "token_f1": None}
+    rows = [
+        {**row, "recall@5": 1.0, "grounded": True, "citation_hit": True},
+        {**row, "recall@5": 0.5, "grounded": True, "citation_hit": False},
+        {**row, "recall@5": 0.5, "grounded": False, "citation_hit": None},
+        {**row, "recall@5": 0.0, "grounded": True, "citation_hit": False},
+    ]
+    summary = summarize(rows)  # type: ignore[arg-type]
+    assert summary["citation_reach@5"] == pytest.approx(1 / 3)
+    assert summary["citation_hit_rate"] == pytest.approx(1 / 3)
+
+
+def test_out_of_domain_declined_rates() -> None:
+    rows = [
+        {"near_topic": True, "grounded": False},
+        {"near_topic": True, "grounded": True},
+        {"near_topic": False, "grounded": False},
+        {"near_topic": False, "grounded": False},
+    ]
+    summary = summarize_out_of_domain(rows)  # type: ignore[arg-type]
+    assert summary == {
+        "ood_questions": 4.0,
+        "ood_declined_rate": 0.75,
+        "ood_near_topic_declined_rate": 0.5,
+    }
+
+
+def test_read_out_of_domain_names_the_bad_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "ood.jsonl"
+    path.write_text('{"question": "q?"}\n\n["not", "an", "object"]\n')
+    with pytest.raises(InvalidInput, match=r"ood\.jsonl:3"):
+        read_out_of_domain(path)
+
+
+def test_the_shipped_out_of_domain_set_is_half_near_topic() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "data" / "ood-docs-faq.jsonl"
+    questions = read_out_of_domain(path)
+    near = [q for q in questions if q.near_topic]
+    assert len(questions) >= 30 and len(near) * 2 == len(questions)
+    assert len({q.id for q in questions}) == len(questions)
