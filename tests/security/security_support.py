@@ -35,3 +35,17 @@ async def login(http: httpx.AsyncClient, username: str, password: str) -> dict[s
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def fresh_window(seconds: int = 60, room: float = 15.0) -> None:
+    """Wait for the next rate-limit window if fewer than ``room`` seconds are left in this one.
+
+    The limits count in fixed windows: a test that sends N requests and expects the last one
+    refused would see the count start again if the window turned between them.
+    """
+    import asyncio
+    import time
+
+    left = seconds - time.time() % seconds
+    if left < room:
+        await asyncio.sleep(left + 0.05)
