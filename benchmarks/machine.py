@@ -2,9 +2,9 @@
 
     python benchmarks/machine.py
 
-The machines sessions get differ: the same code ingested docs-faq in 510.9 s on session 5's
-and in 262.4 s on session 6's. A figure without the machine's speed cannot be compared with
-another session's, so ``load.py`` and ``retrieval.py`` print this line first. Two fixed
+The machines benchmarks run on differ: the same code ingested docs-faq in 510.9 s on one
+and in 262.4 s on another. A figure without the machine's speed cannot be compared with
+another machine's, so ``load.py`` and ``retrieval.py`` print this line first. Two fixed
 workloads on one core, each the best of five rounds (the least disturbed by anything else
 running):
 
