@@ -43,12 +43,12 @@ class AccountStates:
         ``StoreUnavailable`` when the store cannot say (the caller fails closed).
         """
         if not self._shared:
-            (session,) = await self._store.aget_many([_session_key(session_id)])
+            (session,) = await self._store.aget_many([session_key(session_id)])
             if session is None:
                 return False, None
             return True, await run_in_threadpool(self._users.token_state, user_id)
         session, cached = await self._store.aget_many(
-            [_session_key(session_id), _account_key(user_id)]
+            [session_key(session_id), _account_key(user_id)]
         )
         if session is None:
             return False, None
@@ -68,7 +68,8 @@ class AccountStates:
         return state
 
 
-def _session_key(session_id: str) -> str:
+def session_key(session_id: str) -> str:
+    """Where a login session lives in the key-value store (one place for its name)."""
     return f"session:{session_id}"
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import jwt
 
-from rag_chatbot.auth.accounts import AccountStates
+from rag_chatbot.auth.accounts import AccountStates, session_key
 from rag_chatbot.auth.guesses import LoginGuard
 from rag_chatbot.auth.users import Role, UserRepository
 from rag_chatbot.config import Settings
@@ -112,7 +112,7 @@ class AuthService:
     def _issue(self, user: UserRow, session_id: str) -> TokenPair:
         refresh_id = uuid.uuid4().hex
         record = {"user_id": user.id, "refresh_id": refresh_id, "created": int(time.time())}
-        self._write(f"session:{session_id}", record)
+        self._write(session_key(session_id), record)
         version = user.token_version or 0
         access = self._encode(
             {"sub": user.id, "role": user.role, "sid": session_id, "typ": "access", "ver": version},
@@ -138,7 +138,7 @@ class AuthService:
 
     def _read(self, session_id: str) -> dict[str, object] | None:
         try:
-            raw = self._store.get(f"session:{session_id}")
+            raw = self._store.get(session_key(session_id))
         except StoreUnavailable as exc:
             raise ServiceUnavailable("login is unavailable right now; try again shortly") from exc
         return None if raw is None else dict(json.loads(raw))
@@ -175,7 +175,7 @@ class AuthService:
 
     def _revoke(self, session_id: str) -> None:
         try:
-            self._store.delete(f"session:{session_id}")
+            self._store.delete(session_key(session_id))
         except StoreUnavailable as exc:
             raise ServiceUnavailable("logout is unavailable right now; try again shortly") from exc
 

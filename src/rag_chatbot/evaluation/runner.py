@@ -11,14 +11,18 @@ in-domain questions declined by mistake (``false_abstentions``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rag_chatbot.answering.answerer import Answerer
 from rag_chatbot.errors import InvalidInput
 from rag_chatbot.evaluation.metrics import mean, ndcg_at, recall_at, reciprocal_rank, token_f1
 from rag_chatbot.retrieval.fusion import aggregate
 from rag_chatbot.retrieval.hybrid import HybridRetriever
+
+T = TypeVar("T")
 
 # Chunks retrieved per question before they are grouped into pages.
 PAGE_CANDIDATES = 50
@@ -34,23 +38,16 @@ class Query:
 
 def read_queries(path: Path) -> list[Query]:
     """Read one JSON object a line (``id``, ``question``, ``relevant``, ``answer``)."""
-    queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            queries.append(
-                Query(
-                    str(obj["id"]),
-                    str(obj["question"]),
-                    frozenset(obj.get("relevant", [])),
-                    str(obj.get("answer", "")),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"{path}:{number}: not a benchmark query ({exc})") from exc
-    return queries
+    return _json_lines(
+        path,
+        "a benchmark query",
+        lambda obj, _: Query(
+            str(obj["id"]),
+            str(obj["question"]),
+            frozenset(obj.get("relevant", [])),
+            str(obj.get("answer", "")),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -62,21 +59,27 @@ class OutOfDomain:
 
 def read_out_of_domain(path: Path) -> list[OutOfDomain]:
     """One JSON object a line: ``question``, and optionally ``id`` and ``near_topic``."""
+    return _json_lines(
+        path,
+        "an out-of-domain question",
+        lambda obj, number: OutOfDomain(
+            str(obj.get("id", f"ood-{number}")),
+            str(obj["question"]),
+            bool(obj.get("near_topic", False)),
+        ),
+    )
+
+
+def _json_lines(path: Path, what: str, make: Callable[[Any, int], T]) -> list[T]:
+    """``make(object, line number)`` for each non-blank line; ``InvalidInput`` naming the line."""
     found = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            found.append(
-                OutOfDomain(
-                    str(obj.get("id", f"ood-{number}")),
-                    str(obj["question"]),
-                    bool(obj.get("near_topic", False)),
-                )
-            )
+            found.append(make(json.loads(line), number))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise InvalidInput(f"{path}:{number}: not an out-of-domain question ({exc})") from exc
+            raise InvalidInput(f"{path}:{number}: not {what} ({exc})") from exc
     return found
 
 
