@@ -1,46 +1,54 @@
 """The extractive generator: answers by quoting the passages' best sentences, with [n] markers.
 
 It needs no language model, so it runs offline on two cores, and it cannot invent anything:
-every sentence of an answer is a sentence of a cited passage.
+every sentence of an answer is a sentence (or a code block) of a cited passage.
+
+The answer follows the ranking: the best-ranked passages that hold a good sentence are quoted
+first, each under its own citation, up to ``max_citations`` pages, so two pages that say the
+same thing are both cited. Sentences are chosen by ``selection`` (meaning, rare words, rank);
+within a passage they keep the passage's order. A "how do I" question also gets the code block
+or signature that goes with the chosen sentence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-
-import numpy as np
-import numpy.typing as npt
+from dataclasses import dataclass, replace
 
 from rag_chatbot.answering.base import StreamItem, Turn, stream_finished
-from rag_chatbot.answering.sentences import looks_like_heading, split_sentences
+from rag_chatbot.answering.selection import Candidate, SentenceScorer, asks_how
+from rag_chatbot.answering.sentences import Unit, is_code_line, split_units
 from rag_chatbot.domain import Answer, Citation, ScoredChunk
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 NOT_FOUND = "I can't find that in the documents."
-# Weights of a sentence's score: meaning, shared terms, the rank of its passage.
-_SEMANTIC, _LEXICAL, _PASSAGE = 0.55, 0.25, 0.20
-_SCORED_CHARS = 200
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class _Quote:
+    """What one citation quotes: units of passage ``passage`` by position, in passage order."""
+
     passage: int
-    position: int
-    text: str
-    score: float
+    units: tuple[tuple[int, Unit], ...]
+    signature: str = ""  # the passage's heading, quoted first when it is a function signature
+
+    @property
+    def words(self) -> int:
+        return sum(len(unit.text.split()) for _, unit in self.units)
 
 
 class ExtractiveGenerator:
-    """Picks the sentences that best answer the question from the top passages.
+    """Quotes the sentences that best answer the question from the top passages.
 
-    ``passages_used`` passages are read; at most ``max_sentences`` sentences are quoted, at most
-    two from one passage, keeping each passage's own order. Sentences are scored by the
-    question's words they share and their passage's rank; meanings are compared (up to
-    ``max_embedded`` sentences embedded) only when no sentence shares a word. A sentence is kept
-    when it scores at least ``keep_ratio`` of the best one. When no sentence is about the
-    question (no shared word and similarity under ``min_similarity``) the answer is ungrounded.
+    ``passages_used`` passages are read. A passage is quoted when its best sentence scores at
+    least ``keep_ratio`` of the best sentence's score; at most ``max_citations`` passages of
+    distinct pages. Each quote starts with its passage's best sentences (at most
+    ``per_passage``) and goes on with the sentences that follow them, in the passage's order,
+    while the answer stays within ``max_words`` (the first quote gets half when others
+    follow). When no sentence means what the question asks (similarity under
+    ``min_similarity``) nor holds half its words (rare words weighing more), the answer is
+    ungrounded.
     """
 
     name = "extractive"
@@ -50,105 +58,108 @@ class ExtractiveGenerator:
         embedder: Embedder,
         lexical: LexicalEncoder,
         *,
-        passages_used: int = 4,
-        max_sentences: int = 3,
-        keep_ratio: float = 0.8,
+        passages_used: int = 5,
+        max_citations: int = 3,
+        max_words: int = 120,
+        per_passage: int = 2,
+        keep_ratio: float = 0.75,
         min_similarity: float = 0.25,
-        max_embedded: int = 16,
+        max_embedded: int = 10,
     ) -> None:
-        self._embedder = embedder
-        self._lexical = lexical
+        self._scorer = SentenceScorer(embedder, lexical, max_embedded=max_embedded)
         self._passages_used = passages_used
-        self._max_sentences = max_sentences
+        self._max_citations = max_citations
+        self._max_words = max_words
+        self._per_passage = per_passage
         self._keep_ratio = keep_ratio
         self._min_similarity = min_similarity
-        self._max_embedded = max_embedded
 
     def generate(
         self, question: str, passages: Sequence[ScoredChunk], *, history: Sequence[Turn] = ()
     ) -> Answer:
         """Quote ``passages``; ``history`` is not used (retrieval already had it)."""
         passages = list(passages[: self._passages_used])
-        candidates = self._score(question, passages)
-        if not candidates:
+        candidates = self._scorer.score(question, passages)
+        prose = [c for c in candidates if c.unit.kind == "prose"] or candidates
+        if not any(c.semantic >= self._min_similarity or c.lexical >= 0.5 for c in prose):
             return Answer(NOT_FOUND, grounded=False, generator=self.name)
-        chosen = self._choose(candidates)
-        return self._compose(chosen, passages)
+        quotes = self._choose(prose, passages)
+        if asks_how(question):
+            quotes = [_with_code(q, candidates, passages) for q in quotes]
+        return self._compose(self._extend(quotes, passages), passages)
 
     def stream(
         self, question: str, passages: Sequence[ScoredChunk], *, history: Sequence[Turn] = ()
     ) -> Iterator[StreamItem]:
         return stream_finished(self.generate(question, passages))
 
-    def _score(self, question: str, passages: list[ScoredChunk]) -> list[_Candidate]:
-        """Candidate sentences with scores.
-
-        Sentences sharing words with the question are scored by those words and their
-        passage's rank: measured on docs-faq this picks as well as comparing meanings and is
-        seven times cheaper. Only when no sentence shares a word are meanings compared (the
-        model embeds up to ``max_embedded`` sentences).
-        """
-        query_terms = self._lexical.query_terms(question)
-        units = [
-            (i, j, text, query_terms & self._lexical.query_terms(text))
-            for i, p in enumerate(passages)
-            for j, text in enumerate(split_sentences(p.chunk.text))
-            if len(text.split()) >= 3 and not looks_like_heading(text)
-        ]
-        sharing = [u for u in units if u[3]]
-        if sharing:
-            semantic = np.zeros(len(sharing), dtype=np.float32)
-            units = sharing
-        else:
-            units = units[: self._max_embedded]
-            semantic = self._semantic(question, [u[2] for u in units])
-        best_passage = max(p.score for p in passages) or 1.0
-        out = []
-        for (i, j, text, shared), sem in zip(units, semantic, strict=True):
-            if sem < self._min_similarity and not shared:
+    def _choose(self, prose: list[Candidate], passages: list[ScoredChunk]) -> list[_Quote]:
+        """The passages to quote, in rank order, each with its best sentences."""
+        best = max(c.score for c in prose)
+        floor = best * self._keep_ratio
+        by_passage: dict[int, list[Candidate]] = {}
+        for cand in sorted(prose, key=lambda c: -c.score):
+            by_passage.setdefault(cand.passage, []).append(cand)
+        # One passage a page: the one holding the page's best sentence.
+        best_of_page: dict[str, int] = {}
+        for index, ranked in by_passage.items():
+            page = passages[index].chunk.source
+            if ranked[0].score < floor:
                 continue
-            lex = len(shared) / len(query_terms) if query_terms else 0.0
-            score = (
-                _SEMANTIC * float(sem)
-                + _LEXICAL * lex
-                + _PASSAGE * passages[i].score / best_passage
-            )
-            out.append(_Candidate(i, j, text, score))
-        return out
-
-    def _semantic(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
-        # A sentence's opening carries its meaning; cutting long ones keeps the batch short.
-        vectors = self._embedder.embed([question, *(t[:_SCORED_CHARS] for t in texts)])
-        similarity: npt.NDArray[np.float32] = vectors[1:] @ vectors[0]
-        return similarity
-
-    def _choose(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        ranked = sorted(candidates, key=lambda c: (-c.score, c.passage, c.position))
-        floor = ranked[0].score * self._keep_ratio
-        chosen: list[_Candidate] = []
-        per_passage: dict[int, int] = {}
-        for cand in ranked:
-            if len(chosen) == self._max_sentences or cand.score < floor:
+            if (
+                page not in best_of_page
+                or ranked[0].score > by_passage[best_of_page[page]][0].score
+            ):
+                best_of_page[page] = index
+        quotes: list[_Quote] = []
+        for index in sorted(best_of_page.values()):
+            ranked = by_passage[index]
+            chosen: list[Candidate] = []
+            for cand in ranked:
+                if len(chosen) == self._per_passage:
+                    break
+                if (not chosen or cand.score >= floor) and not _repeats(cand.unit, chosen, quotes):
+                    chosen.append(cand)
+            if chosen:
+                quotes.append(_Quote(index, tuple(sorted((c.position, c.unit) for c in chosen))))
+            if len(quotes) == self._max_citations:
                 break
-            if per_passage.get(cand.passage, 0) >= 2 or _repeats(cand, chosen):
-                continue
-            chosen.append(cand)
-            per_passage[cand.passage] = per_passage.get(cand.passage, 0) + 1
-        return chosen
+        return quotes
 
-    def _compose(self, chosen: list[_Candidate], passages: list[ScoredChunk]) -> Answer:
-        # Passages are cited in the order of their best sentence; sentences read in text order.
-        order = list(dict.fromkeys(c.passage for c in chosen))
+    def _extend(self, quotes: list[_Quote], passages: list[ScoredChunk]) -> list[_Quote]:
+        """Each quote goes on with the sentences after its own, within its share of words."""
+        extended = []
+        left = self._max_words
+        for k, quote in enumerate(quotes):
+            share = left if k == len(quotes) - 1 else left // (2 if k == 0 else len(quotes) - k)
+            units = dict(quote.units)
+            words = quote.words
+            all_units = split_units(passages[quote.passage].chunk.text)
+            # Forward first (what follows the best sentence explains it), then what leads to it.
+            start = min(units)
+            for step, stop in ((1, len(all_units)), (-1, -1)):
+                for position in range(start + step, stop, step):
+                    unit = all_units[position]
+                    size = len(unit.text.split())
+                    if position in units or unit.kind == "heading":
+                        continue
+                    if words + size > share:
+                        break
+                    units[position] = unit
+                    words += size
+            extended.append(replace(quote, units=tuple(sorted(units.items()))))
+            left = max(left - words, 0)
+        return extended
+
+    def _compose(self, quotes: list[_Quote], passages: list[ScoredChunk]) -> Answer:
         parts: list[str] = []
         citations: list[Citation] = []
-        for n, passage_index in enumerate(order, start=1):
-            mine = sorted(
-                (c for c in chosen if c.passage == passage_index), key=lambda c: c.position
-            )
-            chunk = passages[passage_index].chunk
-            parts.append(" ".join(_as_prose(c.text) for c in mine) + f" [{n}]")
+        for n, quote in enumerate(quotes, start=1):
+            chunk = passages[quote.passage].chunk
+            text = " ".join(_as_prose(unit.text) for _, unit in quote.units).strip()
+            if quote.signature:
+                text = f"{quote.signature}\n{text}"
+            parts.append(f"{text} [{n}]")
             citations.append(
                 Citation(
                     n=n,
@@ -156,8 +167,8 @@ class ExtractiveGenerator:
                     title=chunk.title,
                     section=chunk.section,
                     url=chunk.url,
-                    quote=" … ".join(c.text for c in mine),
-                    score=round(passages[passage_index].score, 4),
+                    quote=_quoted(quote.units),
+                    score=round(passages[quote.passage].score, 4),
                 )
             )
         return Answer(
@@ -165,9 +176,36 @@ class ExtractiveGenerator:
         )
 
 
-def _repeats(candidate: _Candidate, chosen: list[_Candidate]) -> bool:
-    words = set(candidate.text.lower().split())
-    for other in chosen:
+def _with_code(quote: _Quote, candidates: list[Candidate], passages: list[ScoredChunk]) -> _Quote:
+    """The quote plus its passage's best code unit, or its heading when that is a signature."""
+    if any(unit.kind == "code" for _, unit in quote.units):
+        return quote
+    code = [c for c in candidates if c.passage == quote.passage and c.unit.kind == "code"]
+    if code:
+        best = max(code, key=lambda c: c.score)
+        return replace(quote, units=tuple(sorted((*quote.units, (best.position, best.unit)))))
+    path = passages[quote.passage].chunk.section_path
+    if path and is_code_line(path[-1]):
+        return replace(quote, signature=path[-1])
+    return quote
+
+
+def _quoted(units: Sequence[tuple[int, Unit]]) -> str:
+    """The units as one quote: adjacent ones run on, a gap between them is marked " … "."""
+    out = ""
+    previous = None
+    for position, unit in units:
+        if previous is not None:
+            out += " " if position == previous + 1 else " … "
+        out += " ".join(unit.text.split())
+        previous = position
+    return out
+
+
+def _repeats(unit: Unit, chosen: list[Candidate], quotes: list[_Quote]) -> bool:
+    words = set(unit.text.lower().split())
+    others = [c.unit for c in chosen] + [u for q in quotes for _, u in q.units]
+    for other in others:
         theirs = set(other.text.lower().split())
         if len(words & theirs) >= 0.8 * min(len(words), len(theirs)):
             return True

@@ -3,32 +3,68 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9`<-])")
 _SPACE = re.compile(r"[ \t]+")
 _MAX_CHARS = 600
 
 
+Kind = Literal["prose", "code", "heading"]
+# One line of code rather than prose: a comment, a shell or REPL prompt, a statement ending in
+# ``;`` or a brace, or a bare call or signature such as ``path.extname(path)``.
+_CODE_LINE = re.compile(
+    r"^(//|/\*|\*|#(?!\w)|--\s|\$\s|>>>|%\s)|[;{}]$|^[\w.$]+\([^()]*\)(\s*[;:]?)?$"
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence, or a code block or table kept whole (``code``), or a heading-like line."""
+
+    text: str
+    kind: Kind
+
+
 def split_sentences(text: str) -> list[str]:
+    """The texts of ``split_units``."""
+    return [unit.text for unit in split_units(text)]
+
+
+def split_units(text: str) -> list[Unit]:
     """Sentences of ``text`` in order; a code block or table stays one unit, lists by item.
 
     Units longer than ~600 characters are cut at a word boundary with an ellipsis, since an
     answer quotes them.
     """
-    units: list[str] = []
+    units: list[Unit] = []
     for block in re.split(r"\n\s*\n", text):
         block = block.strip()
         if not block:
             continue
         lines = block.split("\n")
         if len(lines) > 1 and _is_structured(lines):
-            units.append(_clip(block))
+            units.append(Unit(_clip(block), "code"))
             continue
         for line in lines:
-            for sentence in _SENTENCE_END.split(_SPACE.sub(" ", line.strip())):
+            line = _SPACE.sub(" ", line.strip())
+            if is_code_line(line):
+                units.append(Unit(_clip(line), "code"))
+                continue
+            for sentence in _SENTENCE_END.split(line):
                 if sentence.strip():
-                    units.append(_clip(sentence.strip()))
+                    units.append(_unit(_clip(sentence.strip())))
     return units
+
+
+def is_code_line(line: str) -> bool:
+    """A comment, a prompt, a statement or a bare call or signature rather than prose."""
+    return bool(_CODE_LINE.search(line.strip()))
+
+
+def _unit(sentence: str) -> Unit:
+    return Unit(sentence, "heading" if looks_like_heading(sentence) else "prose")
 
 
 _HEADING_LIKE = re.compile(r"^[A-Z][\w ,'\u2019&-]*$")
