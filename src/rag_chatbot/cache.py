@@ -154,9 +154,15 @@ def _answer(data: dict[str, object]) -> Answer:
     return Answer(
         answer=str(data["answer"]),
         grounded=bool(data["grounded"]),
+        confidence=_confidence(data.get("confidence")),
         citations=tuple(Citation(**c) for c in citations),
         generator=str(data.get("generator") or ""),
     )
+
+
+def _confidence(value: object) -> float | None:
+    # Answers cached before confidence was reported have none.
+    return float(value) if isinstance(value, int | float) else None
 
 
 __all__ = ["ANSWERS", "ResponseCache", "StoreUnavailable"]

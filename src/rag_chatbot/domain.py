@@ -123,3 +123,6 @@ class Answer:
     grounded: bool
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     generator: str = "extractive"
+    # How sure retrieval is that the documents answer the question (0..1, ``grounding``);
+    # None when not measured (an answer about a selected text).
+    confidence: float | None = None

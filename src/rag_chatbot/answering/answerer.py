@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag_chatbot.answering.base import Generator, StreamItem, Turn, stream_finished
 from rag_chatbot.answering.extractive import NOT_FOUND
+from rag_chatbot.answering.grounding import EvidenceReader, GroundingModel
 from rag_chatbot.domain import Answer, Chunk, ScoredChunk
 from rag_chatbot.errors import InvalidInput
 from rag_chatbot.observability.metrics import observe_generation, observe_retrieval
-from rag_chatbot.retrieval.hybrid import HybridRetriever, RetrievalResult
+from rag_chatbot.retrieval.hybrid import HybridRetriever
 
 SELECTION_SOURCE = "selection"
 MAX_QUESTION_CHARS = 2000
@@ -18,18 +19,12 @@ MAX_SELECTION_CHARS = 20000
 
 
 @dataclass(frozen=True)
-class GroundingPolicy:
-    """When retrieval supports an answer at all.
+class _Found:
+    """What an answer may draw on (best first), and how sure retrieval is that it answers."""
 
-    all-MiniLM-L6-v2 gives unrelated question/passage pairs cosine similarities mostly below
-    0.3 and on-topic pairs above 0.4; below ``min_dense`` nothing found is about the question,
-    and saying so beats quoting the least-bad passage.
-    """
-
-    min_dense: float = 0.35
-
-    def supports(self, result: RetrievalResult) -> bool:
-        return bool(result.hits) and result.dense_best >= self.min_dense
+    passages: list[ScoredChunk]
+    confidence: float | None
+    supported: bool
 
 
 class Answerer:
@@ -37,22 +32,26 @@ class Answerer:
 
     Contract: ``ask`` returns an ``Answer`` whose citations point at retrieved passages (or at
     the selection); ``grounded=False`` with a plain "can't find" answer and no citations when
-    the documents do not support one. Raises ``InvalidInput`` for an empty or oversized
-    question and ``RetrievalError`` when search fails.
+    the documents do not support one (``grounding``: its ``confidence`` under the model's
+    threshold). ``confidence`` is set on every answer from the index, None for a selection.
+    Raises ``InvalidInput`` for an empty or oversized question and ``RetrievalError`` when
+    search fails.
     """
 
     def __init__(
         self,
         retriever: HybridRetriever,
         generator: Generator,
+        evidence: EvidenceReader,
         *,
         top_k: int = 5,
-        policy: GroundingPolicy | None = None,
+        grounding: GroundingModel | None = None,
     ) -> None:
         self._retriever = retriever
         self._generator = generator
+        self._evidence = evidence
         self._top_k = top_k
-        self._policy = policy or GroundingPolicy()
+        self._grounding = grounding or GroundingModel()
 
     @property
     def generator_name(self) -> str:
@@ -70,11 +69,12 @@ class Answerer:
 
         ``history`` (earlier turns, oldest first) is passed to the generator.
         """
-        passages = self._passages(question, selected_text, retrieval_query)
-        if passages is None:
-            return Answer(NOT_FOUND, grounded=False, generator=self._generator.name)
+        found = self._passages(question, selected_text, retrieval_query)
+        if not found.supported:
+            return self._declined(found)
         with observe_generation():
-            return self._generator.generate(question.strip(), passages, history=history)
+            answer = self._generator.generate(question.strip(), found.passages, history=history)
+        return replace(answer, confidence=found.confidence)
 
     def stream(
         self,
@@ -89,24 +89,36 @@ class Answerer:
         The question is checked and retrieval done before this returns, so ``InvalidInput``
         and ``RetrievalError`` are raised here, not while iterating.
         """
-        passages = self._passages(question, selected_text, retrieval_query)
-        if passages is None:
-            return stream_finished(Answer(NOT_FOUND, grounded=False, generator=self.generator_name))
-        return _timed(self._generator.stream(question.strip(), passages, history=history))
+        found = self._passages(question, selected_text, retrieval_query)
+        if not found.supported:
+            return stream_finished(self._declined(found))
+        items = self._generator.stream(question.strip(), found.passages, history=history)
+        return _timed(items, found.confidence)
+
+    def _declined(self, found: _Found) -> Answer:
+        return Answer(
+            NOT_FOUND, grounded=False, generator=self.generator_name, confidence=found.confidence
+        )
 
     def _passages(
         self, question: str, selected_text: str | None, retrieval_query: str | None
-    ) -> list[ScoredChunk] | None:
-        """What the answer may draw on (best first), or None when the documents do not hold one.
+    ) -> _Found:
+        """The passages to answer from, and whether they support an answer.
 
         With a selection, the selection alone: the reader asked about that text.
         """
         question = _checked(question, "question", MAX_QUESTION_CHARS)
         if selected_text is not None and selected_text.strip():
-            return [_selection(_checked(selected_text, "selected_text", MAX_SELECTION_CHARS))]
+            text = _checked(selected_text, "selected_text", MAX_SELECTION_CHARS)
+            return _Found([_selection(text)], None, supported=True)
+        query = retrieval_query or question
         with observe_retrieval():
-            result = self._retriever.retrieve(retrieval_query or question, self._top_k)
-        return result.hits if self._policy.supports(result) else None
+            result = self._retriever.retrieve(query, self._top_k)
+            evidence = self._evidence.read(query, result.hits, result.dense_scores)
+        if not result.hits:
+            return _Found([], 0.0, supported=False)
+        confidence = round(self._grounding.confidence(evidence), 4)
+        return _Found(result.hits, confidence, confidence >= self._grounding.threshold)
 
 
 def _selection(text: str) -> ScoredChunk:
@@ -123,9 +135,10 @@ def _selection(text: str) -> ScoredChunk:
     return ScoredChunk(chunk, 1.0)
 
 
-def _timed(items: Iterator[StreamItem]) -> Iterator[StreamItem]:
+def _timed(items: Iterator[StreamItem], confidence: float | None) -> Iterator[StreamItem]:
     with observe_generation():
-        yield from items
+        for item in items:
+            yield replace(item, confidence=confidence) if isinstance(item, Answer) else item
 
 
 def _checked(text: str, field: str, limit: int) -> str:

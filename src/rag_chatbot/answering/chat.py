@@ -38,6 +38,7 @@ class ChatReply:
             "session_id": self.session_id,
             "message_id": self.message_id,
             "grounded": self.answer.grounded,
+            "confidence": self.answer.confidence,
             "citations": [asdict(c) for c in self.answer.citations],
             "generator": self.answer.generator,
             "latency_ms": round(self.latency_ms, 1),

@@ -98,6 +98,12 @@ class ChatResponse(BaseModel):
     session_id: str
     message_id: str
     grounded: bool
+    confidence: float | None = Field(
+        None,
+        description="How sure retrieval is that the documents answer the question (0 to 1); "
+        "below the grounding threshold the answer is declined. Null for a question about "
+        "selected text.",
+    )
     citations: list[Citation]
     generator: str
     latency_ms: float

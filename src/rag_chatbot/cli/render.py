@@ -18,6 +18,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "session_id": None,
         "message_id": None,
         "grounded": answer.grounded,
+        "confidence": answer.confidence,
         "citations": [asdict(c) for c in answer.citations],
         "generator": answer.generator,
     }

@@ -13,15 +13,21 @@ from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.retrieval.fusion import first_copies, fuse_id_scores
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
+DENSE_SCORES_KEPT = 10
+
 
 @dataclass(frozen=True)
 class RetrievalResult:
-    """Fused hits plus each retriever's best raw score (the grounding check reads them)."""
+    """Fused hits plus the retrievers' raw scores (the grounding check reads them).
+
+    ``dense_scores``: the best dense cosines among visible chunks, best first (at most ten).
+    """
 
     hits: list[ScoredChunk]
     dense_best: float
     lexical_best: float
     query_vector: Sequence[float]
+    dense_scores: tuple[float, ...] = ()
 
 
 class HybridRetriever:
@@ -74,6 +80,7 @@ class HybridRetriever:
             dense_best=max((s for _, s in dense), default=0.0),
             lexical_best=max((s for _, s in lexical), default=0.0),
             query_vector=vector,
+            dense_scores=tuple(sorted((s for _, s in dense), reverse=True)[:DENSE_SCORES_KEPT]),
         )
 
     def _first_copies(self, fused: list[tuple[str, float]], top_k: int) -> list[tuple[str, float]]:

@@ -4,8 +4,8 @@ Any OpenAI client can ask our documents: the last ``user`` message is the questi
 earlier ``user``/``assistant`` messages are the conversation (a follow-up is made standalone
 for retrieval), ``system``/``developer`` messages are ignored (the grounded prompt is ours).
 The answer carries ``[n]`` markers; the citations come back in extra top-level fields
-``citations``, ``grounded`` and ``generator`` (in the final chunk of a stream). Nothing is
-stored: like OpenAI's API, the client sends the whole conversation each time.
+``citations``, ``grounded``, ``confidence`` and ``generator`` (in the final chunk of a stream).
+Nothing is stored: like OpenAI's API, the client sends the whole conversation each time.
 Callers authenticate with ``Authorization: Bearer`` — a user's access token or ADMIN_TOKEN.
 Errors have the API's usual fields plus OpenAI's ``error`` object, which OpenAI clients show.
 """
@@ -112,6 +112,7 @@ class CitedFields(BaseModel):
 
     citations: list[dict[str, Any]]
     grounded: bool
+    confidence: float | None
     generator: str
 
 
@@ -199,6 +200,7 @@ def _cited(answer: Answer) -> dict[str, Any]:
     return CitedFields(
         citations=[asdict(c) for c in answer.citations],
         grounded=answer.grounded,
+        confidence=answer.confidence,
         generator=answer.generator,
     ).model_dump()
 
