@@ -37,6 +37,7 @@ import openai
 from rag_chatbot.answering.answerer import Answerer
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.answering.fallback import FallbackGenerator
+from rag_chatbot.answering.grounding import EvidenceReader
 from rag_chatbot.answering.llm import LlmGenerator
 from rag_chatbot.answering.prompting import PromptBudget, estimate_tokens
 from rag_chatbot.config import Settings
@@ -151,7 +152,12 @@ def run(args: argparse.Namespace, container: Container, base: str) -> None:
     budget = PromptBudget(context_tokens=args.context_tokens, answer_tokens=args.max_tokens)
     llm = LlmGenerator(recording, budget)
     generator = FallbackGenerator(llm, ExtractiveGenerator(container.embedder, container.lexical))
-    answerer = Answerer(container.retriever, generator, top_k=container.settings.retrieval_top_k)
+    answerer = Answerer(
+        container.retriever,
+        generator,
+        EvidenceReader(container.lexical),
+        top_k=container.settings.retrieval_top_k,
+    )
     counter = openai.OpenAI(base_url=base, api_key="not-needed")
     queries = read_queries(args.queries)[: args.limit or None]
     first_ms, total_ms, prompt_tokens, ratios = [], [], [], []

@@ -15,8 +15,10 @@ from rag_chatbot.answering.chat import ChatService
 from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.answering.fallback import FallbackGenerator
+from rag_chatbot.answering.grounding import EvidenceReader
 from rag_chatbot.answering.llm import LlmGenerator, LlmRewriter
 from rag_chatbot.answering.prompting import PromptBudget
+from rag_chatbot.answering.support import SupportCheck
 from rag_chatbot.auth.service import AuthService, jwt_secret
 from rag_chatbot.auth.users import UserRepository
 from rag_chatbot.cache import ResponseCache
@@ -217,11 +219,12 @@ _CHAT_MODELS: dict[str, Callable[[Settings, str, RetryPolicy], ChatModel]] = {
 
 
 def build_generator(
-    settings: Settings, extractive: ExtractiveGenerator
+    settings: Settings, extractive: ExtractiveGenerator, checker: SupportCheck | None = None
 ) -> tuple[Generator, QueryRewriter, FallbackGenerator | None]:
     """The answer generator LLM_PROVIDER selects, its query rewriter, and the LLM if any.
 
-    A language model answers with ``extractive`` behind it (used when the model fails).
+    A language model answers with ``extractive`` behind it (used when the model fails, or
+    when ``checker`` finds its answer unsupported by the passages it cites).
     """
     if settings.llm_provider == "extractive":
         return extractive, RuleRewriter(), None
@@ -236,7 +239,7 @@ def build_generator(
         answer_tokens=settings.llm_max_tokens,
         history_tokens=settings.llm_history_tokens,
     )
-    llm = FallbackGenerator(LlmGenerator(model, budget), extractive)
+    llm = FallbackGenerator(LlmGenerator(model, budget, checker), extractive)
     return llm, LlmRewriter(model, history_tokens=settings.llm_history_tokens), llm
 
 
@@ -256,8 +259,12 @@ def build_container(
     store = store or build_vector_store(settings, embedder)
     lexical = LexicalEncoder()
     retriever = HybridRetriever(store, embedder, lexical, repository)
-    generator, rewriter, llm = build_generator(settings, ExtractiveGenerator(embedder, lexical))
-    answerer = Answerer(retriever, generator, top_k=settings.retrieval_top_k)
+    generator, rewriter, llm = build_generator(
+        settings, ExtractiveGenerator(embedder, lexical), SupportCheck(lexical, embedder)
+    )
+    answerer = Answerer(
+        retriever, generator, EvidenceReader(lexical), top_k=settings.retrieval_top_k
+    )
     pipeline = IngestionPipeline(
         repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens
     )

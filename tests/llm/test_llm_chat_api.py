@@ -134,7 +134,8 @@ async def test_model_cut_off_mid_answer_restarts_the_stream_with_the_fallback(
 async def test_follow_up_is_rewritten_by_the_model_and_answered_with_the_history(
     client: httpx.AsyncClient, standin: StandIn
 ) -> None:
-    standin.replies.append(Reply(["Pile greens and browns [1]."]))
+    # The check of claims against their passage passes: this is what passage 1 says.
+    standin.replies.append(Reply(["Compost turns kitchen waste into soil food [1]."]))
     first = await client.post("/api/chat", json={"message": "How is compost made at home?"})
     session_id = first.json()["session_id"]
     standin.replies += [
@@ -150,7 +151,7 @@ async def test_follow_up_is_rewritten_by_the_model_and_answered_with_the_history
     assert rewrite.body.get("stream") is not True
     rewrite_prompt = rewrite.body["messages"][-1]["content"]
     assert "user: How is compost made at home?" in rewrite_prompt
-    assert "assistant: Pile greens and browns." in rewrite_prompt  # markers stripped
+    assert "assistant: Compost turns kitchen waste into soil food." in rewrite_prompt  # no [1]
     assert rewrite_prompt.rstrip().endswith("Rewritten question:")
     roles = [m["role"] for m in answer.body["messages"]]
     assert roles == ["system", "user", "assistant", "user"]

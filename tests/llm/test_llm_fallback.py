@@ -9,8 +9,10 @@ from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.answering.fallback import FallbackGenerator
 from rag_chatbot.answering.llm import LlmGenerator
+from rag_chatbot.answering.support import SupportCheck
 from rag_chatbot.domain import Answer, Chunk, ScoredChunk
 from rag_chatbot.errors import ProviderError
+from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.embedders.hashing import HashingEmbedder
 from rag_chatbot.providers.generators.base import RetryPolicy
 from rag_chatbot.providers.generators.openai_compatible import OpenAIChatModel
@@ -83,3 +85,39 @@ def test_errors_that_are_not_provider_errors_are_not_hidden() -> None:
         )
         with pytest.raises(ProviderError, match="embedder failed too"):
             fallback.generate(QUESTION, PASSAGES)
+
+
+def checked_generator(base: str, onnx_embedder: Embedder) -> FallbackGenerator:
+    model = OpenAIChatModel("stand-in", base_url=f"{base}/v1", retry=RetryPolicy(retries=0))
+    lexical = LexicalEncoder()
+    llm = LlmGenerator(model, checker=SupportCheck(lexical, onnx_embedder))
+    return FallbackGenerator(llm, ExtractiveGenerator(onnx_embedder, lexical))
+
+
+def test_an_answer_its_passage_does_not_support_is_replaced_by_the_quote(
+    onnx_embedder: Embedder,
+) -> None:
+    made_up = "The lens is replaced by a new one every ten years by the coast guard [1]."
+    with serve([Reply([made_up]), Reply(["The lens is cleaned every morning [1]."])]) as server:
+        fallback = checked_generator(server.base, onnx_embedder)
+        answer = fallback.generate(QUESTION, PASSAGES)
+        assert answer.generator.startswith("extractive (fallback: unsupported: ")
+        assert "every morning" in answer.answer and answer.citations[0].source == "lighthouse.md"
+        # The model works: one unsupported answer does not make it degraded.
+        assert fallback.status() == "healthy"
+        supported = fallback.generate(QUESTION, PASSAGES)
+        assert supported.generator == "openai:stand-in"
+
+
+def test_a_streamed_unsupported_answer_is_withdrawn_with_a_restart(
+    onnx_embedder: Embedder,
+) -> None:
+    made_up = ["The lens ", "is replaced every ten years ", "by the coast guard [1]."]
+    with serve([Reply(made_up)]) as server:
+        items = list(checked_generator(server.base, onnx_embedder).stream(QUESTION, PASSAGES))
+    restarts = [i for i in items if isinstance(i, Restart)]
+    assert len(restarts) == 1 and restarts[0].reason.startswith("unsupported: ")
+    after = items[items.index(restarts[0]) + 1 :]
+    final = after[-1]
+    assert isinstance(final, Answer) and "every morning" in final.answer
+    assert "".join(i for i in after if isinstance(i, str)) == final.answer

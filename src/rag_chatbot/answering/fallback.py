@@ -1,8 +1,10 @@
 """A language model with the extractive generator behind it: an answer even when the model fails.
 
-When the model times out, cannot be reached or fails mid-answer, the question is answered by
-the fallback generator instead, and the answer says so in its ``generator`` field, e.g.
-``extractive (fallback: openai timed out)``. Until the model answers again its state is
+When the model times out, cannot be reached or fails mid-answer, or writes an answer its
+cited passages do not support (``support``), the question is answered by the fallback
+generator instead, and the answer says so in its ``generator`` field, e.g.
+``extractive (fallback: openai timed out)`` or ``extractive (fallback: unsupported: a cited
+passage does not say what the answer says)``. Until the model answers again its state is
 ``degraded`` (shown as ``ai_service`` in ``/api/health/detailed``).
 """
 
@@ -16,6 +18,7 @@ from typing import Literal
 
 from rag_chatbot.answering.base import Generator, Restart, StreamItem, Turn
 from rag_chatbot.answering.llm import LlmGenerator
+from rag_chatbot.answering.support import UnsupportedAnswer
 from rag_chatbot.domain import Answer, ScoredChunk
 from rag_chatbot.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 
@@ -44,6 +47,9 @@ class FallbackGenerator:
     ) -> Answer:
         try:
             answer = self._primary.generate(question, passages, history=history)
+        except UnsupportedAnswer as exc:
+            self._succeeded()
+            return self._relabel(self._fallback.generate(question, passages), _unsupported(exc))
         except ProviderError as exc:
             reason = self._failed(exc, mid_answer=False)
             return self._relabel(self._fallback.generate(question, passages), reason)
@@ -58,14 +64,18 @@ class FallbackGenerator:
             for item in self._primary.stream(question, passages, history=history):
                 sent = sent or isinstance(item, str)
                 yield item
+        except UnsupportedAnswer as exc:
+            self._succeeded()
+            reason = _unsupported(exc)
         except ProviderError as exc:
             reason = self._failed(exc, mid_answer=sent)
-            if sent:
-                yield Restart(reason)
-            for item in self._fallback.stream(question, passages):
-                yield self._relabel(item, reason) if isinstance(item, Answer) else item
+        else:
+            self._succeeded()
             return
-        self._succeeded()
+        if sent:
+            yield Restart(reason)
+        for item in self._fallback.stream(question, passages):
+            yield self._relabel(item, reason) if isinstance(item, Answer) else item
 
     def status(self) -> Status:
         """``degraded`` after a failure not yet followed by a success, or if ``check`` fails."""
@@ -99,3 +109,9 @@ class FallbackGenerator:
     def _succeeded(self) -> None:
         with self._lock:
             self._last_failure = None
+
+
+def _unsupported(exc: UnsupportedAnswer) -> str:
+    # The model works (not ``degraded``); this answer of it did not hold up.
+    log.info("llm_answer_replaced", extra={"reason": exc.reason})
+    return f"unsupported: {exc.reason}"

@@ -19,6 +19,7 @@ from rag_chatbot.answering.prompting import (
     build_answer_prompt,
     build_rewrite_prompt,
 )
+from rag_chatbot.answering.support import SupportCheck, UnsupportedAnswer
 from rag_chatbot.domain import Answer, ScoredChunk
 from rag_chatbot.errors import ProviderError
 from rag_chatbot.providers.generators.base import ChatModel
@@ -32,13 +33,21 @@ class LlmGenerator:
     """A ``Generator`` backed by a language model.
 
     The model sees at most the passages that fit ``budget``; its ``[n]`` markers are
-    checked and renumbered, and the answer is grounded only if it cites a source.
-    Raises ``ProviderError`` when the model fails or replies with nothing.
+    checked and renumbered, and the answer is grounded only if it cites a source. With a
+    ``checker``, the finished answer's sentences are checked against the passages they cite
+    (``support``). Raises ``ProviderError`` when the model fails or replies with nothing,
+    and ``UnsupportedAnswer`` (after the text was streamed) when the check fails.
     """
 
-    def __init__(self, model: ChatModel, budget: PromptBudget | None = None) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        budget: PromptBudget | None = None,
+        checker: SupportCheck | None = None,
+    ) -> None:
         self._model = model
         self._budget = budget or PromptBudget()
+        self._checker = checker
         self.name = f"{model.name}:{model.model}"
 
     @property
@@ -81,6 +90,12 @@ class LlmGenerator:
         if not parts:
             raise ProviderError(f"{self._model.name} returned an empty answer")
         answer = cited_answer("".join(parts), rewriter.cited, prompt.sources, self.name)
+        if self._checker is not None:
+            texts = [prompt.sources[i].chunk.text for i in rewriter.cited]
+            verdict = self._checker.check(answer, texts)
+            if not verdict.supported:
+                log.info("llm_answer_unsupported", extra={"reason": verdict.reason})
+                raise UnsupportedAnswer(verdict.reason)
         log.info(
             "llm_answer",
             extra={
