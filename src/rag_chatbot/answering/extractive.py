@@ -32,6 +32,8 @@ class _Quote:
     passage: int
     units: tuple[tuple[int, Unit], ...]
     signature: str = ""  # the passage's heading, quoted first when it is a function signature
+    # Passages of other pages that say the same, cited beside it, with their own sentence.
+    also: tuple[tuple[int, str], ...] = ()
 
     @property
     def words(self) -> int:
@@ -64,7 +66,7 @@ class ExtractiveGenerator:
         per_passage: int = 2,
         keep_ratio: float = 0.75,
         min_similarity: float = 0.25,
-        max_embedded: int = 10,
+        max_embedded: int = 8,
     ) -> None:
         self._scorer = SentenceScorer(embedder, lexical, max_embedded=max_embedded)
         self._passages_used = passages_used
@@ -114,15 +116,26 @@ class ExtractiveGenerator:
         quotes: list[_Quote] = []
         for index in sorted(best_of_page.values()):
             ranked = by_passage[index]
-            chosen: list[Candidate] = []
-            for cand in ranked:
-                if len(chosen) == self._per_passage:
-                    break
-                if (not chosen or cand.score >= floor) and not _repeats(cand.unit, chosen, quotes):
-                    chosen.append(cand)
-            if chosen:
-                quotes.append(_Quote(index, tuple(sorted((c.position, c.unit) for c in chosen))))
-            if len(quotes) == self._max_citations:
+            same = next(
+                (k for k, q in enumerate(quotes) if _repeats(ranked[0].unit, [], [q])), None
+            )
+            if same is not None:
+                # Another page says the same (a shared paragraph, a restated rule): it is
+                # cited beside the quote rather than quoted twice.
+                agreeing = (index, ranked[0].unit.text)
+                quotes[same] = replace(quotes[same], also=(*quotes[same].also, agreeing))
+            else:
+                chosen: list[Candidate] = []
+                for cand in ranked:
+                    if len(chosen) == self._per_passage:
+                        break
+                    if (not chosen or cand.score >= floor) and not _repeats(
+                        cand.unit, chosen, quotes
+                    ):
+                        chosen.append(cand)
+                units = tuple(sorted((c.position, c.unit) for c in chosen))
+                quotes.append(_Quote(index, units))
+            if sum(1 + len(q.also) for q in quotes) == self._max_citations:
                 break
         return quotes
 
@@ -154,23 +167,16 @@ class ExtractiveGenerator:
     def _compose(self, quotes: list[_Quote], passages: list[ScoredChunk]) -> Answer:
         parts: list[str] = []
         citations: list[Citation] = []
-        for n, quote in enumerate(quotes, start=1):
-            chunk = passages[quote.passage].chunk
+        for quote in quotes:
             text = " ".join(_as_prose(unit.text) for _, unit in quote.units).strip()
             if quote.signature:
                 text = f"{quote.signature}\n{text}"
-            parts.append(f"{text} [{n}]")
-            citations.append(
-                Citation(
-                    n=n,
-                    source=chunk.source,
-                    title=chunk.title,
-                    section=chunk.section,
-                    url=chunk.url,
-                    quote=_quoted(quote.units),
-                    score=round(passages[quote.passage].score, 4),
-                )
-            )
+            markers = ""
+            for index, said in ((quote.passage, _quoted(quote.units)), *quote.also):
+                n = len(citations) + 1
+                markers += f"[{n}]"
+                citations.append(_citation(n, passages[index], " ".join(said.split())))
+            parts.append(f"{text} {markers}")
         return Answer(
             "\n\n".join(parts), grounded=True, citations=tuple(citations), generator=self.name
         )
@@ -188,6 +194,19 @@ def _with_code(quote: _Quote, candidates: list[Candidate], passages: list[Scored
     if path and is_code_line(path[-1]):
         return replace(quote, signature=path[-1])
     return quote
+
+
+def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
+    chunk = passage.chunk
+    return Citation(
+        n=n,
+        source=chunk.source,
+        title=chunk.title,
+        section=chunk.section,
+        url=chunk.url,
+        quote=quote,
+        score=round(passage.score, 4),
+    )
 
 
 def _quoted(units: Sequence[tuple[int, Unit]]) -> str:

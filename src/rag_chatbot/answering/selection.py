@@ -30,7 +30,7 @@ from rag_chatbot.retrieval.lexical import LexicalEncoder
 # Weights of a sentence's score: meaning, shared words, the rank of its passage.
 SEMANTIC, LEXICAL, RANK = 0.6, 0.2, 0.2
 # A sentence's opening carries its meaning; cutting long ones keeps the batch short.
-SCORED_CHARS = 160
+SCORED_CHARS = 120
 _HOW_TO = re.compile(
     r"^\s*(how (do|can|should|would) (i|you|we|one)|how to|what('s| is) the (command|syntax|way)"
     r"|(show|give) me (an? )?(example|command|code))\b",

@@ -125,3 +125,20 @@ def test_one_page_is_cited_once_even_with_two_good_passages(
     answer = composer.generate("At what temperature is green tea brewed?", passages)
     sources = [c.source for c in answer.citations]
     assert sources.count("tea.md") == 1 and "coffee.md" in sources
+
+
+def test_a_paragraph_two_pages_share_is_quoted_once_and_cited_for_both(
+    composer: ExtractiveGenerator,
+) -> None:
+    shared = (
+        "The merge algorithm considers the reverted change as no change at all, and "
+        "the merged result keeps the change from the other branch."
+    )
+    passages = [
+        passage("git-merge.html", shared, 1.1),
+        passage("git-rebase.html", f"Options are read first. {shared}", 1.09),
+    ]
+    answer = composer.generate("Why does a merge keep a change I reverted on one branch?", passages)
+    assert [c.source for c in answer.citations] == ["git-merge.html", "git-rebase.html"]
+    assert answer.answer.count("reverted change") == 1 and answer.answer.endswith("[1][2]")
+    assert answer.citations[1].quote == shared
