@@ -15,7 +15,9 @@ through our ``openai`` provider, streaming, as ``/api/chat`` does, and prints:
 - the share of answers whose citations are valid as the model wrote them (at least one
   ``[n]``, all pointing at quoted sources), the share still citing after our checks, and the
   share citing a page the documentation authors link to;
-- how many answers fell back to the extractive generator.
+- how many answers were replaced by the extractive one because the passages they cite do not
+  support them (``support``), and how many fell back on a failure; the token F1 of the
+  answers the reader got.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from rag_chatbot.answering.fallback import FallbackGenerator
 from rag_chatbot.answering.grounding import EvidenceReader
 from rag_chatbot.answering.llm import LlmGenerator
 from rag_chatbot.answering.prompting import PromptBudget, estimate_tokens
+from rag_chatbot.answering.support import SupportCheck
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.domain import Answer
+from rag_chatbot.evaluation.metrics import token_f1
 from rag_chatbot.evaluation.runner import read_queries
 from rag_chatbot.providers.generators.base import Message
 from rag_chatbot.providers.generators.openai_compatible import OpenAIChatModel
@@ -150,7 +154,7 @@ def main() -> None:
 def run(args: argparse.Namespace, container: Container, base: str) -> None:
     recording = Recording(OpenAIChatModel(args.model, base_url=base, timeout=300))
     budget = PromptBudget(context_tokens=args.context_tokens, answer_tokens=args.max_tokens)
-    llm = LlmGenerator(recording, budget)
+    llm = LlmGenerator(recording, budget, SupportCheck(container.lexical, container.embedder))
     generator = FallbackGenerator(llm, ExtractiveGenerator(container.embedder, container.lexical))
     answerer = Answerer(
         container.retriever,
@@ -161,7 +165,8 @@ def run(args: argparse.Namespace, container: Container, base: str) -> None:
     counter = openai.OpenAI(base_url=base, api_key="not-needed")
     queries = read_queries(args.queries)[: args.limit or None]
     first_ms, total_ms, prompt_tokens, ratios = [], [], [], []
-    valid_raw = cited = relevant = fallbacks = llm_answers = 0
+    valid_raw = cited = relevant = fallbacks = unsupported = llm_answers = 0
+    f1: list[float] = []
     for q in queries:
         started = time.perf_counter()
         first: float | None = None
@@ -175,7 +180,11 @@ def run(args: argparse.Namespace, container: Container, base: str) -> None:
         assert answer is not None
         total_ms.append((done - started) * 1000)
         first_ms.append(((first or done) - started) * 1000)
-        if "fallback" in answer.generator:
+        if q.answer:
+            f1.append(token_f1(answer.answer, q.answer))
+        if "fallback: unsupported" in answer.generator:
+            unsupported += 1
+        elif "fallback" in answer.generator:
             fallbacks += 1
         elif answer.generator == llm.name:
             llm_answers += 1
@@ -196,11 +205,13 @@ def run(args: argparse.Namespace, container: Container, base: str) -> None:
               f"citations {len(answer.citations)}  {answer.answer[:70]!r}")  # fmt: skip
     report(len(queries), first_ms, total_ms, prompt_tokens, ratios)
     n = len(queries)
-    print(f"answers by the model: {llm_answers}/{n}, fallbacks: {fallbacks}/{n}")
+    print(f"answers by the model: {llm_answers}/{n}, replaced as unsupported by their sources: "
+          f"{unsupported}/{n}, fallbacks on a failure: {fallbacks}/{n}")  # fmt: skip
     print(f"citations valid as written by the model: {valid_raw}/{llm_answers or 1} "
           f"({valid_raw / (llm_answers or 1):.0%})")  # fmt: skip
     print(f"answers citing a source after our checks: {cited}/{n} ({cited / n:.0%})")
     print(f"answers citing a relevant page: {relevant}/{n} ({relevant / n:.0%})")
+    print(f"token F1 of the answers given: {statistics.mean(f1) if f1 else 0.0:.3f}")
 
 
 def _sources(messages: Sequence[Message]) -> int:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest document upload, in MB.")
     retrieval_top_k: int = Field(5, ge=1, le=100, description="Passages an answer draws on.")
+    grounding_threshold: float = Field(
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description='Confidence below which the answer is "I can\'t find that in the documents."',
+    )
     llm_provider: Literal["extractive", "openai", "gemini"] = Field(
         "extractive", description="Answer generator; extractive needs no model download."
     )

@@ -15,7 +15,7 @@ from rag_chatbot.answering.chat import ChatService
 from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.answering.fallback import FallbackGenerator
-from rag_chatbot.answering.grounding import EvidenceReader
+from rag_chatbot.answering.grounding import EvidenceReader, GroundingModel
 from rag_chatbot.answering.llm import LlmGenerator, LlmRewriter
 from rag_chatbot.answering.prompting import PromptBudget
 from rag_chatbot.answering.support import SupportCheck
@@ -263,7 +263,11 @@ def build_container(
         settings, ExtractiveGenerator(embedder, lexical), SupportCheck(lexical, embedder)
     )
     answerer = Answerer(
-        retriever, generator, EvidenceReader(lexical), top_k=settings.retrieval_top_k
+        retriever,
+        generator,
+        EvidenceReader(lexical),
+        top_k=settings.retrieval_top_k,
+        grounding=GroundingModel(threshold=settings.grounding_threshold),
     )
     pipeline = IngestionPipeline(
         repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from rag_chatbot.answering.grounding import GroundingModel
+from rag_chatbot.answering.answerer import Answerer
+from rag_chatbot.answering.extractive import ExtractiveGenerator
+from rag_chatbot.answering.grounding import EvidenceReader, GroundingModel
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.providers.embedders.base import Embedder
@@ -65,7 +67,8 @@ def test_the_readme_example_cites_the_page_that_answers_it(manual: Container) ->
 
 def test_a_question_with_a_strong_best_passage_is_answered(manual: Container) -> None:
     answer = manual.answerer.ask("What is the maximum size of an SQLite database file?")
-    assert answer.grounded and answer.confidence is not None and answer.confidence >= GroundingModel().threshold
+    assert answer.grounded and answer.confidence is not None
+    assert answer.confidence >= GroundingModel().threshold
     assert "sqlite/limits.html" in [c.source for c in answer.citations]
 
 
@@ -81,3 +84,18 @@ def test_questions_the_pages_do_not_answer_are_declined(manual: Container, quest
     assert not answer.grounded and answer.citations == ()
     assert answer.answer == "I can't find that in the documents."
     assert answer.confidence is not None and answer.confidence < GroundingModel().threshold
+
+
+def test_the_threshold_decides_on_the_same_confidence(manual: Container) -> None:
+    question = "What is the maximum size of an SQLite database file?"
+    default = manual.answerer.ask(question)
+    strict = Answerer(
+        manual.retriever,
+        ExtractiveGenerator(manual.embedder, manual.lexical),
+        EvidenceReader(manual.lexical),
+        grounding=GroundingModel(threshold=0.999),
+    ).ask(question)
+    assert default.grounded and not strict.grounded and not strict.citations
+    assert strict.confidence == default.confidence
+    # GROUNDING_THRESHOLD's default is the fitted model's.
+    assert manual.settings.grounding_threshold == GroundingModel().threshold

@@ -7,7 +7,9 @@ when it has none ("X is so. Y follows from it [1]."). It is supported when the c
 hold most of its words (``min_shared`` of its terms, after stemming and stopwords), or when it
 means what one of them says (cosine ``min_similarity``, for paraphrases). An answer with a
 sentence that cites a passage not holding it, or with fewer than ``min_supported`` of its
-sentences supported, is not supported: the generator falls back to the extractive answer.
+sentences supported, is not supported: the generator falls back to the extractive answer. So is
+an answer that cites nothing, unless it declines as the prompt tells the model to ("I can't
+find that in the documents.").
 """
 
 from __future__ import annotations
@@ -67,7 +69,10 @@ class SupportCheck:
     def check(self, answer: Answer, texts: Sequence[str]) -> Verdict:
         """``texts[n-1]``: the full text of the passage citation ``n`` points at."""
         if not answer.grounded:
-            return Verdict(True)
+            # Declining as told is honest; anything else said without a source is not.
+            if _declines(answer.answer) or not _claims(answer.answer):
+                return Verdict(True)
+            return Verdict(False, "the answer cites no source")
         claims = _claims(answer.answer)
         if not claims:
             return Verdict(True)
@@ -104,6 +109,11 @@ def _claims(text: str) -> list[_Claim]:
             cited = own or _next_marker(sentences[i + 1 :])
             claims.append(_Claim(sentence, cited, marked=bool(own)))
     return claims
+
+
+def _declines(text: str) -> bool:
+    normalized = " ".join(text.replace("\u2019", "'").lower().split())
+    return "can't find that in the documents" in normalized
 
 
 def _next_marker(rest: Sequence[str]) -> tuple[int, ...]:

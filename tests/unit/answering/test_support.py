@@ -65,5 +65,10 @@ def test_an_uncited_sentence_leans_on_the_next_marker_of_its_paragraph(
     assert check.check(answer(text, 1), [LENS]).supported
 
 
-def test_an_ungrounded_answer_has_nothing_to_check(check: SupportCheck) -> None:
+def test_declining_as_told_is_supported_claims_without_any_source_are_not(
+    check: SupportCheck,
+) -> None:
     assert check.check(answer("I can't find that in the documents.", 0), []).supported
+    assert check.check(answer("I can\u2019t find that in the documents.", 0), []).supported
+    verdict = check.check(answer("The lens is polished with diamond paste monthly.", 0), [])
+    assert not verdict.supported and verdict.reason == "the answer cites no source"
