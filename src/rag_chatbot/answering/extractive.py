@@ -23,6 +23,8 @@ from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 NOT_FOUND = "I can't find that in the documents."
+_FORWARD = frozenset({"prose", "code"})
+_BACKWARD = frozenset({"prose"})
 
 
 @dataclass(frozen=True)
@@ -148,13 +150,14 @@ class ExtractiveGenerator:
             units = dict(quote.units)
             words = quote.words
             all_units = split_units(passages[quote.passage].chunk.text)
-            # Forward first (what follows the best sentence explains it), then what leads to it.
+            # Forward first (what follows the best sentence explains it, an example included),
+            # then the prose that leads to it; tables and option lists only when chosen.
             start = min(units)
-            for step, stop in ((1, len(all_units)), (-1, -1)):
+            for step, stop, kinds in ((1, len(all_units), _FORWARD), (-1, -1, _BACKWARD)):
                 for position in range(start + step, stop, step):
                     unit = all_units[position]
                     size = len(unit.text.split())
-                    if position in units or unit.kind == "heading":
+                    if position in units or unit.kind not in kinds:
                         continue
                     if words + size > share:
                         break

@@ -11,7 +11,7 @@ _SPACE = re.compile(r"[ \t]+")
 _MAX_CHARS = 600
 
 
-Kind = Literal["prose", "code", "heading"]
+Kind = Literal["prose", "code", "table", "list", "heading"]
 # One line of code rather than prose: a comment, a shell or REPL prompt, a statement ending in
 # ``;`` or a brace, or a bare call or signature such as ``path.extname(path)``.
 _CODE_LINE = re.compile(
@@ -21,7 +21,7 @@ _CODE_LINE = re.compile(
 
 @dataclass(frozen=True)
 class Unit:
-    """A sentence, or a code block or table kept whole (``code``), or a heading-like line."""
+    """A sentence, a code block, table or list kept whole, or a heading-like line."""
 
     text: str
     kind: Kind
@@ -45,7 +45,7 @@ def split_units(text: str) -> list[Unit]:
             continue
         lines = block.split("\n")
         if len(lines) > 1 and _is_structured(lines):
-            units.append(Unit(_clip(block), "code"))
+            units.append(Unit(_clip(block), _structure(lines)))
             continue
         for line in lines:
             line = _SPACE.sub(" ", line.strip())
@@ -79,6 +79,15 @@ def looks_like_heading(unit: str) -> bool:
     characters and are kept.
     """
     return len(unit.split()) <= _MAX_HEADING_WORDS and bool(_HEADING_LIKE.match(unit))
+
+
+def _structure(lines: list[str]) -> Kind:
+    """A table (cells split by " | "), a list (items, as options are listed), or code."""
+    if sum(" | " in ln for ln in lines) >= len(lines) / 2:
+        return "table"
+    if sum(ln.lstrip().startswith("- ") for ln in lines) >= len(lines) / 2:
+        return "list"
+    return "code"
 
 
 def _is_structured(lines: list[str]) -> bool:

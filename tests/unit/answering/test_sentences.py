@@ -1,4 +1,4 @@
-from rag_chatbot.answering.sentences import looks_like_heading, split_sentences
+from rag_chatbot.answering.sentences import looks_like_heading, split_sentences, split_units
 
 
 def test_prose_splits_into_sentences() -> None:
@@ -41,3 +41,28 @@ def test_heading_like_lines_are_told_from_statements() -> None:
         "The keeper lights the lamp at dusk and trims the wick before the watch begins",
     ):
         assert not looks_like_heading(statement), statement
+
+
+def test_units_know_code_tables_lists_and_headings_from_prose() -> None:
+    text = (
+        "Brewing green tea\n\n"
+        "Green tea is brewed at 80 degrees.\n\n"
+        "name | type\nid | integer\n\n"
+        "- options <Object>\n  - recursive <boolean> Default: false\n  - mode <integer>\n\n"
+        "- a flat list item stays prose\n- and so does this one\n\n"
+        "CREATE TABLE t(\n  a INTEGER PRIMARY KEY,\n  b TEXT\n);\n\n"
+        "// get the extension\n\n"
+        "path.extname(path)"
+    )
+    kinds = [(unit.kind, unit.text.split("\n")[0]) for unit in split_units(text)]
+    assert kinds == [
+        ("heading", "Brewing green tea"),
+        ("prose", "Green tea is brewed at 80 degrees."),
+        ("table", "name | type"),
+        ("list", "- options <Object>"),
+        ("prose", "- a flat list item stays prose"),
+        ("prose", "- and so does this one"),
+        ("code", "CREATE TABLE t("),
+        ("code", "// get the extension"),
+        ("code", "path.extname(path)"),
+    ]
