@@ -69,6 +69,9 @@ class Settings(BaseSettings):
         "three per core with the extractive generator, 40 with an LLM (it waits on the network).",
     )
     max_upload_mb: int = Field(50, ge=1, le=2048, description="Largest document upload, in MB.")
+    max_document_mb: int = Field(
+        64, ge=1, le=4096, description="Largest file `ingest` reads, in MB; larger are skipped."
+    )
     retrieval_top_k: int = Field(5, ge=1, le=100, description="Passages an answer draws on.")
     grounding_threshold: float = Field(
         0.6,

@@ -270,7 +270,12 @@ def build_container(
         grounding=GroundingModel(threshold=settings.grounding_threshold),
     )
     pipeline = IngestionPipeline(
-        repository, store, embedder, lexical, max_tokens=settings.chunk_max_tokens
+        repository,
+        store,
+        embedder,
+        lexical,
+        max_tokens=settings.chunk_max_tokens,
+        max_document_bytes=settings.max_document_mb * 1024 * 1024,
     )
     chats = ChatRepository(sessions)
     kv = build_store(settings.redis_url, settings.redis_key_prefix)

@@ -18,6 +18,7 @@ from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.errors import FileTooLarge, NotFound, RagChatbotError
 from rag_chatbot.ingestion.chunking import document_id_for
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
+from rag_chatbot.ingestion.planning import file_of
 from rag_chatbot.ingestion.uploads import check_upload, safe_upload_name
 from rag_chatbot.ingestion.watch import ProcessingWatch
 from rag_chatbot.observability.metrics import record_ingest_failures
@@ -123,4 +124,4 @@ class DocumentService:
 
     def _file_of(self, source: str) -> Path:
         origin = self._origin_of(source)
-        return Path(origin) / source if origin else self._uploads / source
+        return file_of(origin, source) if origin else self._uploads / source

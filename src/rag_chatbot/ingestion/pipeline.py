@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from rag_chatbot.db.repository import DocumentRecord, DocumentRepository
 from rag_chatbot.domain import Chunk, IndexedChunk
 from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedFormat
 from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
-from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS, load_bytes
+from rag_chatbot.ingestion.loaders import load_bytes
+from rag_chatbot.ingestion.planning import MB, Job, Planner
 from rag_chatbot.observability.metrics import record_ingest_failures, set_index_size
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
@@ -38,7 +39,8 @@ class IngestReport:
     """Summary of one ingest run (contract: the JSON of ``rag-chatbot ingest --json``).
 
     ``failed`` and ``skipped`` are counts in the JSON; ``failures`` and ``skipped_files`` list
-    each file with its reason.
+    each file with its reason; ``renamed`` lists the files kept under their folder's name
+    because another folder's document holds their relative path (``planning``).
     """
 
     added: int = 0
@@ -47,6 +49,7 @@ class IngestReport:
     removed: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    renamed: list[dict[str, str]] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
     embedding_seconds: float = 0.0
@@ -61,17 +64,11 @@ class IngestReport:
             "skipped": len(self.skipped),
             "failures": self.failed,
             "skipped_files": self.skipped,
+            "renamed": self.renamed,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
             "embedding_seconds": round(self.embedding_seconds, 3),
         }
-
-
-@dataclass(frozen=True)
-class _Job:
-    path: Path
-    source: str
-    origin: str
 
 
 class IngestionPipeline:
@@ -84,8 +81,10 @@ class IngestionPipeline:
         embedder: Embedder,
         lexical: LexicalEncoder,
         max_tokens: int,
+        max_document_bytes: int = 64 * MB,
     ) -> None:
         self._repo = repository
+        self._planner = Planner(repository, max_document_bytes)
         self._store = store
         self._embedder = embedder
         self._lexical = lexical
@@ -102,12 +101,15 @@ class IngestionPipeline:
         started = time.perf_counter()
         report = IngestReport()
         self.reconcile()
-        jobs, directories = self._plan(paths, report)
-        for job in jobs:
+        plan = self._planner.plan(paths)
+        report.skipped += plan.skipped
+        report.failed += plan.failed
+        report.renamed += plan.renamed
+        for job in plan.jobs:
             outcome = self._ingest_job(job, report)
             if progress:
                 progress(job.source, outcome)
-        for origin, seen in directories.items():
+        for origin, seen in plan.directories.items():
             for source in sorted(self._repo.sources_from(origin) - seen):
                 self.remove(source)
                 report.removed += 1
@@ -125,7 +127,7 @@ class IngestionPipeline:
 
     def plan_size(self, paths: Sequence[Path]) -> int:
         """How many files ``ingest_paths`` will look at (for a progress bar)."""
-        return len(self._plan(paths, IngestReport())[0])
+        return len(self._planner.plan(paths).jobs)
 
     def ingest_bytes(
         self, data: bytes, source: str, origin: str = "", *, force: bool = False
@@ -202,7 +204,7 @@ class IngestionPipeline:
             for c, v in zip(chunks, vectors, strict=True)
         ]
 
-    def _ingest_job(self, job: _Job, report: IngestReport) -> Outcome:
+    def _ingest_job(self, job: Job, report: IngestReport) -> Outcome:
         embed_before = self.embedding_seconds
         try:
             outcome, count = self.ingest_bytes(job.path.read_bytes(), job.source, job.origin)
@@ -218,29 +220,3 @@ class IngestionPipeline:
         setattr(report, outcome, getattr(report, outcome) + 1)
         report.chunks += count
         return outcome
-
-    def _plan(
-        self, paths: Iterable[Path], report: IngestReport
-    ) -> tuple[list[_Job], dict[str, set[str]]]:
-        jobs: list[_Job] = []
-        directories: dict[str, set[str]] = {}
-        for path in paths:
-            if path.is_dir():
-                origin = str(path.resolve())
-                seen = directories.setdefault(origin, set())
-                for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                    source = file.relative_to(path).as_posix()
-                    if any(part.startswith(".") for part in Path(source).parts):
-                        continue  # hidden files and folders (.git, .DS_Store) are not documents
-                    if file.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                        report.skipped.append(
-                            {"source": source, "reason": f"unsupported type {file.suffix!r}"}
-                        )
-                        continue
-                    seen.add(source)
-                    jobs.append(_Job(file, source, origin))
-            elif path.is_file():
-                jobs.append(_Job(path, path.name, ""))
-            else:
-                report.failed.append({"source": str(path), "reason": "no such file or directory"})
-        return jobs, directories
