@@ -18,6 +18,7 @@ from rag_chatbot.ingestion.loaders.epub import EpubLoader
 from rag_chatbot.ingestion.loaders.html import HtmlLoader
 from rag_chatbot.ingestion.loaders.markdown import MarkdownLoader
 from rag_chatbot.ingestion.loaders.pdf import PdfLoader
+from rag_chatbot.ingestion.loaders.sniff import check_content
 from rag_chatbot.ingestion.loaders.text import TextLoader
 
 __all__ = [
@@ -67,17 +68,20 @@ def loader_for(name: str) -> Loader:
 def load_bytes(data: bytes, name: str) -> LoadedDocument:
     """Load a file's bytes; ``name`` picks the loader and gives the fallback title.
 
-    Raises ``UnsupportedFormat`` for an unknown extension and ``IngestionError`` for a file
-    that cannot be parsed. An empty file gives a document with no sections.
+    Raises ``UnsupportedFormat`` for an unknown extension or bytes that are not what the
+    extension says (see ``sniff``), and ``IngestionError`` for a file that cannot be parsed.
+    An empty file gives a document with no sections.
     """
-    return loader_for(name).load(data, name)
+    loader = loader_for(name)
+    check_content(data, name)
+    return loader.load(data, name)
 
 
 def load_file(path: Path) -> LoadedDocument:
     """Load a file from disk (see ``load_bytes``); an unreadable file raises ``IngestionError``."""
-    loader = loader_for(path.name)
+    loader_for(path.name)  # an unsupported type is refused before the file is read
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestionError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return loader.load(data, path.name)
+    return load_bytes(data, path.name)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import re
+
+import charset_normalizer
 
 from rag_chatbot.domain import LoadedDocument, Section
 from rag_chatbot.ingestion.loaders.sections import (
@@ -18,17 +21,71 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# How much of a file that is not UTF-8 charset-normalizer reads to pick its codec.
+SAMPLE_BYTES = 64 * 1024
+_WINDOWS_1252 = "cp1252"
 
 
 def decode_text(data: bytes) -> str:
     """Bytes of a text file as a string, newlines normalised to ``\\n``.
 
-    A byte-order mark picks the codec; otherwise UTF-8, and bytes that are not UTF-8 become
-    U+FFFD rather than failing the whole file.
+    A byte-order mark picks the codec; otherwise UTF-8 if the bytes are UTF-8, else the legacy
+    codec ``guess_codec`` finds (latin-1 or cp1252 text keeps its "é" and "€"). Only when none
+    fits do the bytes that are not UTF-8 become U+FFFD rather than failing the whole file.
     """
-    codec = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
-    text = data.decode(codec, errors="replace")
+    codec = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if codec is not None:
+        text = data.decode(codec, errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            sample = text_sample(data)
+            guessed = None if is_utf8_prefix(sample) else guess_codec(sample)
+            text = data.decode(guessed or "utf-8", errors="replace")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def text_sample(data: bytes) -> bytes:
+    """The first ``SAMPLE_BYTES`` of ``data``, cut after a line end when the file goes on.
+
+    A cut inside a multi-byte character would make a codec such as Shift-JIS look invalid; no
+    codec charset-normalizer tries uses the newline byte inside a character.
+    """
+    if len(data) <= SAMPLE_BYTES:
+        return data
+    sample = data[:SAMPLE_BYTES]
+    end = sample.rfind(b"\n")
+    return sample[: end + 1] if end > 0 else sample
+
+
+def is_utf8_prefix(sample: bytes) -> bool:
+    """Whether ``sample`` is UTF-8, allowing a character cut off at its end."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=8)  # sniffing and then loading a file guess on the same sample
+def guess_codec(sample: bytes) -> str | None:
+    """The codec charset-normalizer finds for ``sample``, or None when no codec reads it.
+
+    Western text often uses only letters that several single-byte codecs share, and then
+    they score alike and the tie goes to the first name (cp1250, so "prêt" read "pręt"). Among
+    equally good readings windows-1252 wins: it is the commonest legacy codec and a superset
+    of latin-1's printable characters (browsers read latin-1 labelled pages as it too).
+    """
+    matches = charset_normalizer.from_bytes(sample)
+    best = matches.best()
+    if best is None:
+        return None
+    for match in matches:
+        tied = match.chaos <= best.chaos and match.coherence >= best.coherence
+        if tied and _WINDOWS_1252 in match.could_be_from_charset:
+            return _WINDOWS_1252
+    return best.encoding
 
 
 def split_paragraphs(text: str) -> list[str]:
