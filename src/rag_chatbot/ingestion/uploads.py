@@ -7,9 +7,9 @@ from pathlib import PurePosixPath
 
 from rag_chatbot.errors import InvalidInput, UnsupportedFormat
 from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
+from rag_chatbot.ingestion.loaders.sniff import check_content
 
-_ZIP_FORMATS = {".docx", ".epub"}
-_TEXT_FORMATS = {".md", ".markdown", ".txt", ".text", ".html", ".htm"}
+_ZIP_FORMATS = {".docx", ".epub", ".odt", ".pptx"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -29,8 +29,10 @@ def safe_upload_name(filename: str | None) -> str:
 def check_upload(data: bytes, name: str) -> None:
     """Raise ``UnsupportedFormat`` unless the extension is supported and the bytes agree.
 
-    A PDF must start with ``%PDF-``, DOCX and EPUB must be zip archives, and the text formats
-    must not contain NUL bytes (a binary file renamed to ``.txt``).
+    A PDF must start with ``%PDF-`` and the zip-based formats must be zip archives; then the
+    bytes are sniffed as every ingested file is (``loaders.sniff``: an executable, an archive
+    or binary data under a text extension is refused), so a bad upload is refused before it
+    is stored, not found failed afterwards.
     """
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
@@ -40,5 +42,4 @@ def check_upload(data: bytes, name: str) -> None:
         raise UnsupportedFormat(f"{name}: the content is not a PDF")
     if suffix in _ZIP_FORMATS and not head.startswith(b"PK\x03\x04"):
         raise UnsupportedFormat(f"{name}: the content is not a {suffix[1:].upper()} file")
-    if suffix in _TEXT_FORMATS and b"\x00" in data[:65536]:
-        raise UnsupportedFormat(f"{name}: the content is binary, not text")
+    check_content(data, name)

@@ -21,7 +21,21 @@ from rag_chatbot.ingestion.loaders.text import (
 )
 
 # Extensions whose loader reads the bytes as text (Markdown, HTML, plain text).
-TEXT_EXTENSIONS = frozenset({".txt", ".text", ".md", ".markdown", ".html", ".htm"})
+TEXT_EXTENSIONS = frozenset(
+    {
+        ".txt",
+        ".text",
+        ".md",
+        ".markdown",
+        ".html",
+        ".htm",
+        ".csv",
+        ".rtf",
+        ".org",
+        ".adoc",
+        ".asciidoc",
+    }
+)
 # Office documents and e-books that are zip archives inside.
 ZIP_EXTENSIONS = frozenset({".docx", ".epub", ".odt", ".ods", ".odp", ".pptx", ".xlsx"})
 
