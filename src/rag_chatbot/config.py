@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value:  # Empty: the default, as if unset.
+            check_database_url(value)
+        return value
+
     @model_validator(mode="after")
     def _safe_secret(self) -> Settings:
         if self.environment != "development":
@@ -188,6 +195,32 @@ def parse_rate(value: str) -> tuple[int, int]:
     return int(count), seconds
 
 
+_URL_EXAMPLES = "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+# Backends and the drivers this build ships for them ("": the backend's default).
+_DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a URL that is not SQLite or PostgreSQL through a driver we ship.
+
+    The URL is never repeated (it may hold a password); its scheme may be.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(url).drivername
+    except ArgumentError:
+        raise ValueError(f"not a database URL ({_URL_EXAMPLES})") from None
+    backend, _, driver = scheme.partition("+")
+    if backend not in _DATABASES:
+        raise ValueError(
+            f"{backend} is not supported, only SQLite and PostgreSQL ({_URL_EXAMPLES})"
+        )
+    if driver not in _DATABASES[backend]:
+        raise ValueError(f"the driver {scheme} is not installed ({_URL_EXAMPLES})")
+
+
 def check_jwt_secret(secret: str | None) -> None:
     """Refuse a missing, known-default or short JWT secret (outside development)."""
     if not secret:
@@ -208,5 +241,6 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "SETTINGS"
             shown = "" if name in _SECRETS or not err["loc"] else f" (got {err.get('input')!r})"
-            problems.append(f"{name}: {err['msg']}{shown}")
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}{shown}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc

@@ -26,6 +26,7 @@ from rag_chatbot.db.repository import DocumentRepository
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of an empty database: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
+        (tmp_path / "db").mkdir()  # a folder DATABASE_URL names must exist; it is not made
         yield f"sqlite:///{tmp_path / 'db' / 'rag-chatbot.db'}"
         return
     with fresh_database(request.getfixturevalue("postgres_admin"), "rag_test") as url:

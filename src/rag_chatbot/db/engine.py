@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from rag_chatbot.config import Settings
+from rag_chatbot.errors import ConfigError
 
 
 def create_db_engine(settings: Settings) -> Engine:
@@ -25,7 +26,7 @@ def create_db_engine(settings: Settings) -> Engine:
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_directory(Path(url.database), named=bool(settings.database_url))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -36,6 +37,20 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
     )
+
+
+def _sqlite_directory(path: Path, *, named: bool) -> None:
+    """The default file's folder (in DATA_DIR, ours) is made; one DATABASE_URL names must exist.
+
+    Creating a folder from a mistyped URL would only hide the mistake.
+    """
+    if not named:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise ConfigError(
+            f"DATABASE_URL: the directory {path.parent} does not exist "
+            "(create it, or name a file in an existing directory)"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
