@@ -38,7 +38,7 @@ from qdrant_edge import (
 from qdrant_edge import SparseVector as EdgeSparseVector
 
 from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
-from rag_chatbot.errors import ProviderError, RagChatbotError
+from rag_chatbot.errors import ProviderError, ProviderUnavailable, RagChatbotError
 from rag_chatbot.providers.vector_stores.payload import (
     DENSE_VECTOR,
     SPARSE_VECTOR,
@@ -58,7 +58,8 @@ class QdrantEdgeStore:
 
     Contract: the ``VectorStore`` protocol. The shard is created at ``path`` if the folder is
     missing or empty, else loaded; loading a shard made for another dense dimension raises
-    ``ProviderError``, as does opening a shard that is already open. Search is an exact scan
+    ``ProviderError``; opening a shard that is already open raises ``ProviderUnavailable``
+    (a ``ProviderError``) with a message that says what to do. Search is an exact scan
     until ``optimize()`` builds HNSW (then approximate with ``hnsw_ef`` candidates); points
     written after that are scanned exactly until the next ``optimize()``. With ``flush_writes``
     each ``upsert``/``delete`` returns only once it is on disk; without, once it survives a
@@ -195,10 +196,15 @@ class QdrantEdgeStore:
         if exists:
             self._check_dimension()
         with _vendor_errors(f"{'open' if exists else 'create'} the shard at {self.path}"):
-            if not exists:
-                return EdgeShard.create(str(self.path), config)
-            # Given a config, load checks it against the segments (vector names, size, distance).
-            return EdgeShard.load(str(self.path), config)
+            try:
+                if not exists:
+                    return EdgeShard.create(str(self.path), config)
+                # Given a config, load checks it against the segments (names, size, distance).
+                return EdgeShard.load(str(self.path), config)
+            except Exception as exc:
+                if "WouldBlock" in str(exc):  # The WAL's lock: the shard is open elsewhere.
+                    raise ProviderUnavailable(_held_elsewhere(self.path)) from exc
+                raise
 
     def _check_dimension(self) -> None:
         try:
@@ -274,7 +280,12 @@ def _vendor_errors(action: str) -> Iterator[None]:
     except RagChatbotError:
         raise
     except Exception as exc:
-        message = str(exc)
-        if "WouldBlock" in message:
-            message = "the shard is already open (in this or another process): " + message
-        raise ProviderError(f"Qdrant Edge failed ({action}): {message}") from exc
+        raise ProviderError(f"Qdrant Edge failed ({action}): {exc}") from exc
+
+
+def _held_elsewhere(path: Path) -> str:
+    return (
+        f"the vector index {path} is already open in another process (a running "
+        "`rag-chatbot serve`?): stop that process first, or add documents through the running "
+        "server (POST /api/documents, or the admin page at /admin)"
+    )
