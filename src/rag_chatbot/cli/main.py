@@ -16,7 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rag_chatbot.cli.accounts import cache_app, users_app
 from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
-from rag_chatbot.cli.failures import reported
+from rag_chatbot.cli.failures import (
+    complain,
+    debugging,
+    fail,
+    reported,
+    set_debug,
+    unexpected,
+)
 from rag_chatbot.cli.render import (
     answer_json,
     evaluation_table,
@@ -27,11 +34,27 @@ from rag_chatbot.cli.render import (
 )
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
+from rag_chatbot.errors import InvalidInput
 
 APP = "rag_chatbot.api.app:app_from_environment"  # the ASGI app factory `serve` runs
 
-app = typer.Typer(
-    help="Answer questions from your documents, with citations.", no_args_is_help=True
+
+class _Commands(typer.Typer):
+    """The command group; an exception no command caught ends it with one line, status 1."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as exc:
+            if debugging():
+                raise  # typer's hook prints the traceback
+            raise SystemExit(unexpected(exc).exit_code) from None
+
+
+app = _Commands(
+    help="Answer questions from your documents, with citations.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold secrets (DATABASE_URL, keys)
 )
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -40,6 +63,15 @@ out = Console()
 err = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
+) -> None:
+    set_debug(debug)
 
 
 @contextmanager
@@ -54,10 +86,15 @@ def _container() -> Iterator[Container]:
 
 
 def _inputs(text: str) -> list[str]:
-    """``-`` reads one item a line from standard input; anything else is the item."""
+    """``-`` reads one item a line from standard input (blank lines skipped); else the item."""
     if text != "-":
         return [text]
-    return [line.strip() for line in sys.stdin if line.strip()]
+    return [line for line in _lines() if line]
+
+
+def _lines() -> list[str]:
+    """Standard input's lines, stripped; blank ones kept (as ``""``)."""
+    return [line.strip() for line in sys.stdin]
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -77,9 +114,21 @@ def ingest(
         _emit(report)
     else:
         print_report(out, report)
+    if not any(report[key] for key in _SEEN):
+        raise fail(f"no documents found in {', '.join(map(str, paths))} ({_supported()})")
     if report["failed"] and not (report["added"] or report["updated"] or report["unchanged"]):
         # Nothing could be indexed at all: a script should notice.
         raise typer.Exit(1)
+
+
+# An ingest that counts none of these found no document at all (nor one to prune).
+_SEEN = ("added", "updated", "unchanged", "removed", "failed", "skipped")
+
+
+def _supported() -> str:
+    from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
+
+    return "supported: " + ", ".join(sorted(SUPPORTED_EXTENSIONS))
 
 
 def _run_ingest(container: Container, paths: list[Path], show_progress: bool) -> dict[str, Any]:
@@ -113,14 +162,33 @@ def ask(
 ) -> None:
     """Answer a question from the ingested documents, with numbered citations."""
     with _container() as container:
-        for item in _inputs(question):
-            answer = container.answerer.ask(item, selected_text=selected_text)
+        if question != "-":
+            answer = container.answerer.ask(question, selected_text=selected_text)
             if as_json:
                 _emit(answer_json(answer))
             else:
                 print_answer(out, answer)
-                if question == "-":
-                    out.rule()
+            return
+        # One answer (or one error) per input line, so that outputs line up with inputs.
+        answered = refused = 0
+        for number, line in enumerate(_lines(), start=1):
+            try:
+                answer = container.answerer.ask(line, selected_text=selected_text)
+            except InvalidInput as exc:
+                refused += 1
+                if as_json:
+                    _emit({"question": line, "error": str(exc)})
+                else:
+                    complain(f"line {number}: {exc}")
+                continue
+            answered += 1
+            if as_json:
+                _emit(answer_json(answer))
+            else:
+                print_answer(out, answer)
+                out.rule()
+    if refused and not answered:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -130,6 +198,8 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the passages that best match a query."""
+    if not query.strip():
+        raise fail("query must not be empty")
     with _container() as container:
         for item in _inputs(query):
             hits = container.retriever.retrieve(item, top_k).hits
