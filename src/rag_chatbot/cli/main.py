@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from rag_chatbot.cli.accounts import cache_app, users_app
 from rag_chatbot.cli.backup import backup, restore
@@ -24,6 +23,7 @@ from rag_chatbot.cli.failures import (
     set_debug,
     unexpected,
 )
+from rag_chatbot.cli.progress import IngestBar
 from rag_chatbot.cli.render import (
     answer_json,
     evaluation_table,
@@ -135,21 +135,8 @@ def _run_ingest(container: Container, paths: list[Path], show_progress: bool) ->
     pipeline = container.pipeline
     if not show_progress:
         return pipeline.ingest_paths(paths).as_dict()
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=False) as bar:
-        task = bar.add_task("ingesting", total=pipeline.plan_size(paths))
-
-        def advance(source: str, outcome: str) -> None:
-            bar.update(task, advance=1, description=f"{outcome:>9} {source[-40:]}")
-
-        report = pipeline.ingest_paths(paths, progress=advance)
-        bar.update(task, description="done")
-    return report.as_dict()
+    with IngestBar(err) as bar:
+        return pipeline.ingest_paths(paths, progress=bar).as_dict()
 
 
 @app.command()

@@ -23,6 +23,7 @@ from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedForma
 from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
 from rag_chatbot.ingestion.loaders import load_bytes
 from rag_chatbot.ingestion.planning import MB, Job, Planner
+from rag_chatbot.ingestion.progress import IngestProgress
 from rag_chatbot.observability.metrics import record_ingest_failures, set_index_size
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.vector_stores.base import VectorStore
@@ -31,7 +32,8 @@ from rag_chatbot.retrieval.lexical import LexicalEncoder
 log = logging.getLogger(__name__)
 
 Outcome = str  # "added" | "updated" | "unchanged" | "failed" | "skipped"
-ProgressCallback = Callable[[str, Outcome], None]
+# Passages embedded between two progress reports: about two seconds of the model on two cores.
+EMBED_STEP = 64
 
 
 @dataclass
@@ -95,7 +97,7 @@ class IngestionPipeline:
         ).hexdigest()[:16]
 
     def ingest_paths(
-        self, paths: Sequence[Path], progress: ProgressCallback | None = None
+        self, paths: Sequence[Path], progress: IngestProgress | None = None
     ) -> IngestReport:
         """Ingest files and directories (recursively); prune files gone from a directory."""
         started = time.perf_counter()
@@ -105,10 +107,14 @@ class IngestionPipeline:
         report.skipped += plan.skipped
         report.failed += plan.failed
         report.renamed += plan.renamed
+        if progress:
+            progress.planned(len(plan.jobs), sum(job.size for job in plan.jobs))
         for job in plan.jobs:
-            outcome = self._ingest_job(job, report)
             if progress:
-                progress(job.source, outcome)
+                progress.file_started(job.source, job.size)
+            outcome = self._ingest_job(job, report, progress)
+            if progress:
+                progress.file_done(job.source, outcome)
         for origin, seen in plan.directories.items():
             for source in sorted(self._repo.sources_from(origin) - seen):
                 self.remove(source)
@@ -125,17 +131,20 @@ class IngestionPipeline:
         counts = self._repo.counts()
         set_index_size(counts["documents"], counts["chunks"])
 
-    def plan_size(self, paths: Sequence[Path]) -> int:
-        """How many files ``ingest_paths`` will look at (for a progress bar)."""
-        return len(self._planner.plan(paths).jobs)
-
     def ingest_bytes(
-        self, data: bytes, source: str, origin: str = "", *, force: bool = False
+        self,
+        data: bytes,
+        source: str,
+        origin: str = "",
+        *,
+        force: bool = False,
+        embedded: Callable[[int, int], None] | None = None,
     ) -> tuple[Outcome, int]:
         """Index one file's bytes under ``source``; return the outcome and its chunk count.
 
         An unchanged file is skipped unless ``force``. Raises ``IngestionError``
         (``UnsupportedFormat`` for an unknown type) on bad input; nothing is written then.
+        ``embedded(done, total)`` is called after each batch of passages is embedded.
         """
         content_hash = hashlib.sha256(data).hexdigest()
         existing = self._repo.get_by_source(source)
@@ -157,7 +166,7 @@ class IngestionPipeline:
             count_tokens=self._embedder.count_tokens,
             max_tokens=self._max_tokens,
         )
-        self._store.upsert(self._index(chunks))
+        self._store.upsert(self._index(chunks, embedded))
         record = DocumentRecord(
             id=document_id_for(source),
             source=source,
@@ -195,19 +204,37 @@ class IngestionPipeline:
             )
         return {"orphan_points": len(orphans), "forgotten_documents": len(forgotten)}
 
-    def _index(self, chunks: Sequence[Chunk]) -> list[IndexedChunk]:
-        started = time.perf_counter()
-        vectors = self._embedder.embed([c.embedding_text for c in chunks])
-        self.embedding_seconds += time.perf_counter() - started
-        return [
-            IndexedChunk(c, tuple(v.tolist()), self._lexical.encode_document(c.embedding_text))
-            for c, v in zip(chunks, vectors, strict=True)
-        ]
+    def _index(
+        self, chunks: Sequence[Chunk], embedded: Callable[[int, int], None] | None = None
+    ) -> list[IndexedChunk]:
+        indexed: list[IndexedChunk] = []
+        # In steps, so a progress display moves within a large file; the embedder batches
+        # inside each step as it would over the whole file.
+        for start in range(0, len(chunks), EMBED_STEP):
+            step = chunks[start : start + EMBED_STEP]
+            began = time.perf_counter()
+            vectors = self._embedder.embed([c.embedding_text for c in step])
+            self.embedding_seconds += time.perf_counter() - began
+            indexed += (
+                IndexedChunk(c, tuple(v.tolist()), self._lexical.encode_document(c.embedding_text))
+                for c, v in zip(step, vectors, strict=True)
+            )
+            if embedded:
+                embedded(len(indexed), len(chunks))
+        return indexed
 
-    def _ingest_job(self, job: Job, report: IngestReport) -> Outcome:
+    def _ingest_job(
+        self, job: Job, report: IngestReport, progress: IngestProgress | None = None
+    ) -> Outcome:
         embed_before = self.embedding_seconds
+
+        def embedded(done: int, total: int) -> None:
+            if progress:
+                progress.passages_embedded(job.source, done, total)
+
         try:
-            outcome, count = self.ingest_bytes(job.path.read_bytes(), job.source, job.origin)
+            data = job.path.read_bytes()
+            outcome, count = self.ingest_bytes(data, job.source, job.origin, embedded=embedded)
         except UnsupportedFormat as exc:
             report.skipped.append({"source": job.source, "reason": str(exc)})
             return "skipped"

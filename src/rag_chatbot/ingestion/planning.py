@@ -30,6 +30,7 @@ class Job:
     path: Path
     source: str
     origin: str
+    size: int = 0
 
 
 @dataclass
@@ -64,13 +65,13 @@ class Planner:
                     if self._fits(file, relative, plan):
                         source = self._claim(relative, origin, claimed, plan, alone=False)
                         seen.add(source)
-                        plan.jobs.append(Job(file, source, origin))
+                        plan.jobs.append(Job(file, source, origin, file.stat().st_size))
             elif path.is_file():
                 if self._fits(path, path.name, plan):
                     # A file alone belongs to its folder: ingesting the folder later finds it.
                     origin = str(path.resolve().parent)
                     source = self._claim(path.name, origin, claimed, plan, alone=True)
-                    plan.jobs.append(Job(path, source, origin))
+                    plan.jobs.append(Job(path, source, origin, path.stat().st_size))
             else:
                 plan.failed.append({"source": str(path), "reason": "no such file or directory"})
         return plan
