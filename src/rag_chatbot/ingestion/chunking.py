@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 from rag_chatbot.domain import Chunk, LoadedDocument
 
@@ -29,6 +30,7 @@ TokenCounter = Callable[[str], int]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 _WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,10 @@ def _split_recursive(
 ) -> Iterator[_Piece]:
     if not text.strip():
         return
-    tokens = count(text) - SPECIAL_TOKENS
+    # Every word is at least one word piece: a text of more words than the budget cannot fit,
+    # and counting it would tokenize all of it at once (gigabytes for a 100 MB text file).
+    fits = not _more_words_than(text, budget)
+    tokens = count(text) - SPECIAL_TOKENS if fits else budget + 1
     if tokens <= budget:
         yield _Piece(text, tokens, joiner)
         return
@@ -149,6 +154,11 @@ def _split_recursive(
             splitters[1:],
             joiner if i == 0 else inner_joiner,
         )
+
+
+def _more_words_than(text: str, limit: int) -> bool:
+    """Whether ``text`` has more than ``limit`` words, reading no further than that."""
+    return next(islice(_WORD.finditer(text), limit, None), None) is not None
 
 
 def _split_characters(text: str, budget: int, count: TokenCounter, joiner: str) -> Iterator[_Piece]:

@@ -166,7 +166,7 @@ class IngestionPipeline:
             count_tokens=self._embedder.count_tokens,
             max_tokens=self._max_tokens,
         )
-        self._store.upsert(self._index(chunks, embedded))
+        self._write_points(chunks, embedded)
         record = DocumentRecord(
             id=document_id_for(source),
             source=source,
@@ -204,24 +204,30 @@ class IngestionPipeline:
             )
         return {"orphan_points": len(orphans), "forgotten_documents": len(forgotten)}
 
-    def _index(
+    def _write_points(
         self, chunks: Sequence[Chunk], embedded: Callable[[int, int], None] | None = None
-    ) -> list[IndexedChunk]:
-        indexed: list[IndexedChunk] = []
-        # In steps, so a progress display moves within a large file; the embedder batches
-        # inside each step as it would over the whole file.
+    ) -> None:
+        """Embed and store ``chunks`` (under their new ids, not yet visible) a step at a time.
+
+        Steps keep memory to one step's vectors whatever the file's size, and let a progress
+        display move within a large file; the embedder batches inside each step as it would
+        over the whole file.
+        """
         for start in range(0, len(chunks), EMBED_STEP):
             step = chunks[start : start + EMBED_STEP]
             began = time.perf_counter()
             vectors = self._embedder.embed([c.embedding_text for c in step])
             self.embedding_seconds += time.perf_counter() - began
-            indexed += (
-                IndexedChunk(c, tuple(v.tolist()), self._lexical.encode_document(c.embedding_text))
-                for c, v in zip(step, vectors, strict=True)
+            self._store.upsert(
+                [
+                    IndexedChunk(
+                        c, tuple(v.tolist()), self._lexical.encode_document(c.embedding_text)
+                    )
+                    for c, v in zip(step, vectors, strict=True)
+                ]
             )
             if embedded:
-                embedded(len(indexed), len(chunks))
-        return indexed
+                embedded(start + len(step), len(chunks))
 
     def _ingest_job(
         self, job: Job, report: IngestReport, progress: IngestProgress | None = None

@@ -90,3 +90,20 @@ def test_chunk_ids_change_with_content_but_document_id_does_not() -> None:
     doc_id = document_id_for("a/b.html")
     assert doc_id == document_id_for("a/b.html")
     assert chunk_id_for(doc_id, "h1", 0) != chunk_id_for(doc_id, "h2", 0)
+
+
+def test_a_huge_section_is_never_tokenized_whole() -> None:
+    """Counting a 100 MB section at once would build gigabytes of word pieces."""
+    longest: list[int] = []
+
+    def count(text: str) -> int:
+        longest.append(len(text))
+        return len(text.split()) + 2
+
+    paragraph = " ".join(["word"] * 50)
+    text = "\n\n".join([paragraph] * 2000)  # 100,000 words, 500 KB
+    pieces = split_text(text, 120, count)
+    assert "".join(pieces).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace(
+        "\n", ""
+    )
+    assert max(longest) < 2_000  # a few paragraphs at most, never the section
