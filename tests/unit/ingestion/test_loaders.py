@@ -323,7 +323,7 @@ def test_epub_chapters_in_spine_order_with_unique_anchors(epub_bytes: bytes) -> 
     assert [(s.heading_path, s.anchor) for s in doc.sections] == [
         (("Origins",), "intro"),
         (("Origins", "Legend"), "legend"),
-        ((), "chap2"),
+        (("Trade",), "chap2"),
         (("Trade",), "chap2-intro"),
     ]
     assert doc.sections[3].text == "Ships carried tea west.\n\n1610: Amsterdam\n1650: London"
