@@ -12,23 +12,35 @@ from pathlib import Path, PurePath
 
 from rag_chatbot.domain import LoadedDocument
 from rag_chatbot.errors import IngestionError, UnsupportedFormat
+from rag_chatbot.ingestion.loaders.adoc import AsciidocLoader
 from rag_chatbot.ingestion.loaders.base import Loader
+from rag_chatbot.ingestion.loaders.csv import CsvLoader
 from rag_chatbot.ingestion.loaders.docx import DocxLoader
 from rag_chatbot.ingestion.loaders.epub import EpubLoader
 from rag_chatbot.ingestion.loaders.html import HtmlLoader
 from rag_chatbot.ingestion.loaders.markdown import MarkdownLoader
+from rag_chatbot.ingestion.loaders.odt import OdtLoader
+from rag_chatbot.ingestion.loaders.org import OrgLoader
 from rag_chatbot.ingestion.loaders.pdf import PdfLoader
+from rag_chatbot.ingestion.loaders.pptx import PptxLoader
+from rag_chatbot.ingestion.loaders.rtf import RtfLoader
 from rag_chatbot.ingestion.loaders.sniff import check_content
 from rag_chatbot.ingestion.loaders.text import TextLoader
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
+    "AsciidocLoader",
+    "CsvLoader",
     "DocxLoader",
     "EpubLoader",
     "HtmlLoader",
     "Loader",
     "MarkdownLoader",
+    "OdtLoader",
+    "OrgLoader",
     "PdfLoader",
+    "PptxLoader",
+    "RtfLoader",
     "TextLoader",
     "load_bytes",
     "load_file",
@@ -46,6 +58,13 @@ _LOADERS: dict[str, Loader] = {
     ".epub": EpubLoader(),
     ".txt": TextLoader(),
     ".text": TextLoader(),
+    ".odt": OdtLoader(),
+    ".pptx": PptxLoader(),
+    ".rtf": RtfLoader(),
+    ".csv": CsvLoader(),
+    ".org": OrgLoader(),
+    ".adoc": AsciidocLoader(),
+    ".asciidoc": AsciidocLoader(),
 }
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)
