@@ -14,21 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from clirun import cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def cli(
-    *args: str, data_dir: Path, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_chatbot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "DATA_DIR": str(data_dir), **env},
-    )
 
 
 def test_ingest_ask_search_eval_from_the_command_line(tmp_path: Path, fixture_corpus: Path) -> None:

@@ -4,33 +4,15 @@ or 1 (the work failed), and shows a traceback only under --debug."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import clean_environment, cli
 
 pytestmark = pytest.mark.integration
-
-
-def cli(
-    *args: str, data_dir: Path, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag_chatbot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_clean_environment(), "DATA_DIR": str(data_dir), **env},
-    )
-
-
-def _clean_environment() -> dict[str, str]:
-    # The settings these tests choose themselves, not inherited from the shell.
-    return {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "QDRANT_URL"}}
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -154,7 +136,7 @@ def index_held_elsewhere(tmp_path: Path) -> Iterator[Path]:
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env={**_clean_environment(), "DATA_DIR": str(data)},
+        env={**clean_environment(), "DATA_DIR": str(data)},
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
@@ -213,7 +195,7 @@ def test_an_unexpected_error_in_a_command_is_one_line_and_status_1(
     tmp_path: Path, fixture_corpus: Path
 ) -> None:
     command = [sys.executable, "-c", BROKEN_OUTPUT, "ingest", str(fixture_corpus)]
-    env = {**_clean_environment(), "DATA_DIR": str(tmp_path / "data")}
+    env = {**clean_environment(), "DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 1
     assert one_line(result) == (

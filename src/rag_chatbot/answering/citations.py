@@ -98,11 +98,15 @@ def cited_answer(
     text: str, cited: Sequence[int], sources: Sequence[ScoredChunk], generator: str
 ) -> Answer:
     """The ``Answer`` for a rewritten ``text`` that cites ``sources[i]`` for ``i`` in ``cited``."""
-    citations = tuple(_citation(n, sources[i]) for n, i in enumerate(cited, start=1))
+    citations = tuple(
+        citation_for(n, sources[i], _quote(sources[i].chunk.text))
+        for n, i in enumerate(cited, start=1)
+    )
     return Answer(text.strip(), grounded=bool(citations), citations=citations, generator=generator)
 
 
-def _citation(n: int, passage: ScoredChunk) -> Citation:
+def citation_for(n: int, passage: ScoredChunk, quote: str) -> Citation:
+    """Citation ``n``: where ``passage`` is, with ``quote`` from it."""
     chunk = passage.chunk
     return Citation(
         n=n,
@@ -110,7 +114,7 @@ def _citation(n: int, passage: ScoredChunk) -> Citation:
         title=chunk.title,
         section=chunk.section,
         url=chunk.url,
-        quote=_quote(chunk.text),
+        quote=quote,
         score=round(passage.score, 4),
     )
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from rag_chatbot.answering.base import StreamItem, Turn, stream_finished
+from rag_chatbot.answering.citations import citation_for
 from rag_chatbot.answering.selection import Candidate, SentenceScorer, asks_how
 from rag_chatbot.answering.sentences import Unit, is_code_line, split_units
 from rag_chatbot.domain import Answer, Citation, ScoredChunk
@@ -178,7 +179,7 @@ class ExtractiveGenerator:
             for index, said in ((quote.passage, _quoted(quote.units)), *quote.also):
                 n = len(citations) + 1
                 markers += f"[{n}]"
-                citations.append(_citation(n, passages[index], " ".join(said.split())))
+                citations.append(citation_for(n, passages[index], " ".join(said.split())))
             parts.append(f"{text} {markers}")
         return Answer(
             "\n\n".join(parts), grounded=True, citations=tuple(citations), generator=self.name
@@ -197,19 +198,6 @@ def _with_code(quote: _Quote, candidates: list[Candidate], passages: list[Scored
     if path and is_code_line(path[-1]):
         return replace(quote, signature=path[-1])
     return quote
-
-
-def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
-    chunk = passage.chunk
-    return Citation(
-        n=n,
-        source=chunk.source,
-        title=chunk.title,
-        section=chunk.section,
-        url=chunk.url,
-        quote=quote,
-        score=round(passage.score, 4),
-    )
 
 
 def _quoted(units: Sequence[tuple[int, Unit]]) -> str:
