@@ -16,12 +16,13 @@ from bs4.element import PageElement
 from rag_chatbot.domain import LoadedDocument, Section
 from rag_chatbot.errors import IngestionError
 from rag_chatbot.ingestion.loaders.html_anchors import explicit_anchor, page_ids
+from rag_chatbot.ingestion.loaders.html_chrome import code_text, page_title, strip_heading_marks
 from rag_chatbot.ingestion.loaders.html_content import (
     HEADING_LEVELS,
-    content_root,
-    is_chrome,
+    Layout,
     is_dropped,
     is_text,
+    page_layout,
 )
 from rag_chatbot.ingestion.loaders.limits import check_markup
 from rag_chatbot.ingestion.loaders.sections import (
@@ -44,6 +45,8 @@ _BLOCKS = frozenset(
 )  # fmt: skip
 # A table holding these is page layout, not data: walk it like any container.
 _LAYOUT_MARKERS = [*HEADING_LEVELS, "table", *_PREFORMATTED]
+# So is a list holding headings (Javadoc wraps each summary and detail section in an <li>).
+_HEADINGS = list(HEADING_LEVELS)
 
 
 @dataclass(frozen=True)
@@ -70,23 +73,25 @@ def parse_html(data: bytes | str, *, xml: bool = False, what: str = "HTML") -> B
 def extract_html(
     data: bytes | str, *, xml: bool = False, lead_anchor: str = "", what: str = "HTML"
 ) -> HtmlContent:
-    """Title and sections of a page's main content (see ``html_content`` for what is chrome).
+    """Title and sections of a page's main content (see ``html_content`` for what is chrome,
+    ``html_chrome`` for the permalink signs and code-block buttons left out of the text).
 
     Text before the first heading gets an empty heading path and ``lead_anchor``. If dropping
     chrome leaves nothing while the page has text, the page is read again keeping it.
     ``IngestionError`` (naming ``what``): markup over the limit of ``parse_html``.
     """
     soup = parse_html(data, xml=xml, what=what)
-    root = content_root(soup)
+    layout = page_layout(soup)
     # Slugs must not collide with any id on the page, or the link would open the wrong place.
     ids = page_ids(soup)
     try:
-        sections = _walk_sections(root, is_chrome, Anchors(ids), lead_anchor)
+        sections = _walk_sections(layout.root, layout.is_chrome, Anchors(ids), lead_anchor)
         if not sections:
             sections = _walk_sections(soup.body or soup, is_dropped, Anchors(ids), lead_anchor)
+        title = _page_title(soup, layout)
     except RecursionError as exc:
         raise IngestionError("HTML is nested too deeply to read") from exc
-    return HtmlContent(title=_page_title(soup, root), sections=sections)
+    return HtmlContent(title=title, sections=sections)
 
 
 class HtmlLoader:
@@ -102,13 +107,20 @@ class HtmlLoader:
         return LoadedDocument(title=title, sections=content.sections, media_type=self.media_type)
 
 
-def _page_title(soup: BeautifulSoup, root: Tag) -> str | None:
-    for candidate in (soup.find("title"), root.find("h1")):
-        if isinstance(candidate, Tag) and candidate.find_parent("svg") is None:
-            text = collapse_whitespace(candidate.get_text(" "))
-            if text:
-                return text
-    return None
+def _page_title(soup: BeautifulSoup, layout: Layout) -> str | None:
+    """``<title>`` less the site name (see ``html_chrome.page_title``), else the own ``<h1>``.
+
+    A banner's ``<h1>`` may be the site's name, so it does not choose which part of the title
+    to keep; it is the title only of a page with no ``<title>``.
+    """
+    heading = ""
+    if layout.title_heading is not None:
+        heading = strip_heading_marks(_inline_text(layout.title_heading.children, is_dropped))
+    title = soup.find("title")
+    text = ""
+    if isinstance(title, Tag) and title.find_parent("svg") is None:
+        text = page_title(title.get_text(" "), "" if layout.title_in_banner else heading)
+    return text or heading or None
 
 
 def _walk_sections(
@@ -151,11 +163,11 @@ class _Walker:
             self._heading(tag, HEADING_LEVELS[name])
         elif name in _PREFORMATTED:
             self.flush()
-            self._out.block(tag.get_text().strip("\n").rstrip(), verbatim=True)
+            self._out.block(code_text(tag, is_dropped), verbatim=True)
         elif name == "table" and tag.find(_LAYOUT_MARKERS) is None:
             self.flush()
             self._out.block(self._table_text(tag))
-        elif name in ("ul", "ol"):
+        elif name in ("ul", "ol") and (self._out.in_list or tag.find(_HEADINGS) is None):
             self._list(tag)
         elif name == "li" and self._out.in_list:
             self._list_item(tag)
@@ -177,9 +189,7 @@ class _Walker:
         self.flush()
         children = list(tag.children)
         split = next((i for i, c in enumerate(children) if _is_block(c)), len(children))
-        parts: list[str] = []
-        self._collect(children[:split], parts)
-        title = collapse_whitespace("".join(parts))
+        title = strip_heading_marks(_inline_text(children[:split], self._skip))
         if title:
             anchor = explicit_anchor(tag, children[:split])
             anchor = self._anchors.claim(anchor) if anchor else self._anchors.slug(title)
@@ -216,21 +226,27 @@ class _Walker:
 
     def _flat_text(self, node: Tag) -> str:
         """The text of ``node`` on one line, block boundaries turned into spaces."""
-        parts: list[str] = []
-        self._collect(node.children, parts)
-        return collapse_whitespace("".join(parts))
+        return _inline_text(node.children, self._skip)
 
-    def _collect(self, nodes: Iterable[PageElement], parts: list[str]) -> None:
-        for child in nodes:
-            if isinstance(child, Tag):
-                if self._skip(child):
-                    continue
-                spaced = child.name in _BLOCKS or child.name == "br"
-                parts.append(" " if spaced else "")
-                self._collect(child.children, parts)
-                parts.append(" " if spaced else "")
-            elif is_text(child):
-                parts.append(str(child))
+
+def _inline_text(nodes: Iterable[PageElement], skip: Callable[[Tag], bool]) -> str:
+    """The text of ``nodes`` on one line, block boundaries turned into spaces."""
+    parts: list[str] = []
+    _collect(nodes, skip, parts)
+    return collapse_whitespace("".join(parts))
+
+
+def _collect(nodes: Iterable[PageElement], skip: Callable[[Tag], bool], parts: list[str]) -> None:
+    for child in nodes:
+        if isinstance(child, Tag):
+            if skip(child):
+                continue
+            spaced = child.name in _BLOCKS or child.name == "br"
+            parts.append(" " if spaced else "")
+            _collect(child.children, skip, parts)
+            parts.append(" " if spaced else "")
+        elif is_text(child):
+            parts.append(str(child))
 
 
 def _is_block(node: object) -> bool:
