@@ -50,6 +50,9 @@ class Anchors:
 
     def __init__(self, reserved: Iterable[str] = ()) -> None:
         self._taken: set[str] = set(reserved)
+        # The last suffix given per anchor: 50,000 equal headings would otherwise try
+        # 1..N for each, minutes of work for one document.
+        self._last: dict[str, int] = {}
 
     def __contains__(self, anchor: str) -> bool:
         return anchor in self._taken
@@ -63,10 +66,13 @@ class Anchors:
 
     def unique(self, anchor: str) -> str:
         """``anchor`` itself if free, else the first free ``anchor-N``; either way now taken."""
-        candidate, n = anchor, 0
+        candidate, n = anchor, self._last.get(anchor, 0)
+        if n:
+            candidate = f"{anchor}-{n}"
         while candidate in self._taken:
             n += 1
             candidate = f"{anchor}-{n}"
+        self._last[anchor] = n
         self._taken.add(candidate)
         return candidate
 
