@@ -43,11 +43,12 @@ def test_a_database_other_than_sqlite_or_postgresql_is_refused(tmp_path: Path) -
     assert "hunter2" not in line
 
 
-def test_a_sqlite_file_in_a_missing_directory_is_refused_not_created(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("search", "x"), ("db", "upgrade")], ids=["search", "db"])
+def test_a_sqlite_file_in_a_missing_directory_is_refused_not_created(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     missing = tmp_path / "nonexistent" / "dir"
-    result = cli(
-        "search", "x", data_dir=tmp_path / "data", DATABASE_URL=f"sqlite:///{missing}/x.db"
-    )
+    result = cli(*command, data_dir=tmp_path / "data", DATABASE_URL=f"sqlite:///{missing}/x.db")
     assert result.returncode == 2
     line = one_line(result)
     assert "DATABASE_URL" in line and f"{missing} does not exist" in line

@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from rag_chatbot.cli.failures import reported
 from rag_chatbot.config import load_settings
+from rag_chatbot.db.engine import prepare_sqlite_directory
 from rag_chatbot.db.migrate import current_revision, head_revision, upgrade_to_head
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
@@ -16,7 +17,9 @@ _out = Console()
 
 def _database_url() -> str:
     with reported(2):
-        return load_settings().resolved_database_url
+        settings = load_settings()
+        prepare_sqlite_directory(settings)
+        return settings.resolved_database_url
 
 
 def _shown(url: str) -> str:

@@ -25,8 +25,7 @@ def create_db_engine(settings: Settings) -> Engine:
         # psycopg 3 is the driver we ship; a bare postgresql:// URL would ask for psycopg2.
         url = url.set(drivername="postgresql+psycopg")
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            _sqlite_directory(Path(url.database), named=bool(settings.database_url))
+        prepare_sqlite_directory(settings)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -39,12 +38,19 @@ def create_db_engine(settings: Settings) -> Engine:
     )
 
 
-def _sqlite_directory(path: Path, *, named: bool) -> None:
-    """The default file's folder (in DATA_DIR, ours) is made; one DATABASE_URL names must exist.
+def prepare_sqlite_directory(settings: Settings) -> None:
+    """The SQLite file's folder: made for the default file (in DATA_DIR, ours); the folder of a
+    file DATABASE_URL names must exist (``ConfigError``). Nothing for other databases.
 
     Creating a folder from a mistyped URL would only hide the mistake.
     """
-    if not named:
+    url = make_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    if url.database.startswith("file:"):
+        return
+    path = Path(url.database)
+    if not settings.database_url:
         path.parent.mkdir(parents=True, exist_ok=True)
     elif not path.parent.is_dir():
         raise ConfigError(
