@@ -83,3 +83,26 @@ def test_a_single_file_belongs_to_its_folder(container: Container, tmp_path: Pat
     again = container.pipeline.ingest_paths([folder])
     assert (again.added, again.unchanged) == (0, 1)
     assert [row.source for row in container.repository.list_documents()] == ["lamp.md"]
+
+
+def test_a_users_index_md_leaves_the_quickstart_docs_untouched(
+    container: Container, tmp_path: Path
+) -> None:
+    project_docs = Path(__file__).resolve().parents[2] / "docs"  # what quickstart indexes
+    first = container.pipeline.ingest_paths([project_docs])
+    assert first.failed == [] and "index.md" in {
+        r.source for r in container.repository.list_documents()
+    }
+    before = container.repository.get_by_source("index.md")
+    assert before is not None
+
+    mine = tmp_path / "notes"
+    write(mine, "index.md", "# My notes\n\nThe boat is moored at the north jetty.\n")
+    report = container.pipeline.ingest_paths([mine])
+    assert (report.added, report.updated) == (1, 0)
+    after = container.repository.get_by_source("index.md")
+    assert after is not None and after.content_hash == before.content_hash
+    assert after.origin == str(project_docs.resolve())
+    assert (
+        container.answerer.ask("Where is the boat moored?").citations[0].source == "notes/index.md"
+    )
