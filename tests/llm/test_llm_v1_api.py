@@ -149,7 +149,12 @@ def test_llm_backed_server_streams_then_falls_back_when_the_model_dies(
             api.chat.completions.create(model="rag-chatbot", messages=question, stream=True)
         )  # type: ignore[arg-type]
         assert len(chunks) > 3
-        assert (chunks[-1].model_extra or {})["generator"] == f"openai:{MODEL_ALIAS}"
+        # The model answered; this toy model's answer may not hold up against its sources, and
+        # is then replaced by the quotes (a working model, not a failed one).
+        generator = (chunks[-1].model_extra or {})["generator"]
+        assert generator == f"openai:{MODEL_ALIAS}" or generator.startswith(
+            "extractive (fallback: unsupported: "
+        ), generator
         health = httpx.get(f"{base}/api/health/detailed", timeout=30).json()
         assert health["services"]["ai_service"] == "healthy"
 

@@ -14,6 +14,7 @@ from onnx import numpy_helper
 from rag_chatbot.errors import EmbeddingError
 from rag_chatbot.providers.embedders import OnnxMiniLMEmbedder
 from rag_chatbot.providers.embedders.integer import integer_model
+from rag_chatbot.providers.embedders.onnx import QUERY_AGREEMENT
 
 QUESTIONS = [
     "How do I create an AUTOINCREMENT field?",
@@ -63,7 +64,8 @@ def test_query_vectors_are_the_passage_vectors_within_rounding(
     assert queries.shape == (len(QUESTIONS), 384) and queries.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(queries, axis=1), 1.0, atol=1e-5)
     cosines = np.einsum("ij,ij->i", queries, passages)[:-1]  # the empty text has no meaning
-    assert cosines.min() >= 0.99, cosines
+    assert embedder.query_model == "integer"
+    assert cosines.min() >= QUERY_AGREEMENT, cosines
     # Rounded, not the same computation: the float model would give 1.0 everywhere.
     assert cosines.max() < 0.9999, cosines
     assert embedder.embed_queries([]).shape == (0, 384)
@@ -116,3 +118,11 @@ def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
         integer_model(SOURCE, blocked)
     with pytest.raises(EmbeddingError, match="not-a-dir"):
         OnnxMiniLMEmbedder(query_model_dir=blocked)
+
+
+def test_an_integer_model_that_disagrees_is_not_used_for_queries(models: Path) -> None:
+    # No rounding meets an agreement above 1: the load check must fall back to the float model.
+    strict = OnnxMiniLMEmbedder(batch_size=4, query_model_dir=models, query_agreement=1.01)
+    assert strict.query_model == "float"
+    queries, passages = strict.embed_queries(QUESTIONS[:3]), strict.embed(QUESTIONS[:3])
+    np.testing.assert_allclose(np.einsum("ij,ij->i", queries, passages), 1.0, atol=1e-5)

