@@ -118,7 +118,7 @@ class Answerer:
         if not result.hits:
             return _Found([], 0.0, supported=False)
         confidence = round(self._grounding.confidence(evidence), 4)
-        return _Found(result.hits, confidence, confidence >= self._grounding.threshold)
+        return _Found(result.hits, confidence, self._grounding.supports(evidence))
 
 
 def _selection(text: str) -> ScoredChunk:

@@ -62,24 +62,27 @@ class Planner:
                     relative = file.relative_to(path).as_posix()
                     if any(part.startswith(".") for part in Path(relative).parts):
                         continue  # hidden files and folders (.git, .DS_Store) are not documents
-                    if self._fits(file, relative, plan):
+                    size = self._size_if_fits(file, relative, plan)
+                    if size is not None:
                         source = self._claim(relative, origin, claimed, plan, alone=False)
                         seen.add(source)
-                        plan.jobs.append(Job(file, source, origin, file.stat().st_size))
+                        plan.jobs.append(Job(file, source, origin, size))
             elif path.is_file():
-                if self._fits(path, path.name, plan):
+                size = self._size_if_fits(path, path.name, plan)
+                if size is not None:
                     # A file alone belongs to its folder: ingesting the folder later finds it.
                     origin = str(path.resolve().parent)
                     source = self._claim(path.name, origin, claimed, plan, alone=True)
-                    plan.jobs.append(Job(path, source, origin, path.stat().st_size))
+                    plan.jobs.append(Job(path, source, origin, size))
             else:
                 plan.failed.append({"source": str(path), "reason": "no such file or directory"})
         return plan
 
-    def _fits(self, file: Path, source: str, plan: Plan) -> bool:
+    def _size_if_fits(self, file: Path, source: str, plan: Plan) -> int | None:
+        """The file's size, or None (recorded as skipped) for a type or size not read."""
         if file.suffix.lower() not in SUPPORTED_EXTENSIONS:
             plan.skipped.append({"source": source, "reason": f"unsupported type {file.suffix!r}"})
-            return False
+            return None
         size = file.stat().st_size
         if size > self._max_bytes:
             plan.skipped.append(
@@ -89,8 +92,8 @@ class Planner:
                     "(MAX_DOCUMENT_MB)",
                 }
             )
-            return False
-        return True
+            return None
+        return size
 
     def _claim(
         self, relative: str, origin: str, claimed: dict[str, str], plan: Plan, *, alone: bool

@@ -7,9 +7,8 @@ from pathlib import PurePosixPath
 
 from rag_chatbot.errors import InvalidInput, UnsupportedFormat
 from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
-from rag_chatbot.ingestion.loaders.sniff import check_content
+from rag_chatbot.ingestion.loaders.sniff import ZIP_EXTENSIONS, check_content
 
-_ZIP_FORMATS = {".docx", ".epub", ".odt", ".pptx"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -40,6 +39,6 @@ def check_upload(data: bytes, name: str) -> None:
     head = data[:1024]
     if suffix == ".pdf" and not head.lstrip().startswith(b"%PDF-"):
         raise UnsupportedFormat(f"{name}: the content is not a PDF")
-    if suffix in _ZIP_FORMATS and not head.startswith(b"PK\x03\x04"):
+    if suffix in ZIP_EXTENSIONS and not head.startswith(b"PK\x03\x04"):
         raise UnsupportedFormat(f"{name}: the content is not a {suffix[1:].upper()} file")
     check_content(data, name)
