@@ -1,7 +1,8 @@
 """Pages from documentation generators: their own title and headings, without site chrome.
 
 The fixtures are unmodified generator output: Node.js's ``path.html`` as Debian ships it, and
-pages built with Sphinx (alabaster), MkDocs Material and javadoc from small sample projects.
+pages built with Sphinx (alabaster), MkDocs Material, javadoc and Docusaurus (classic theme)
+from small sample projects.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from rag_chatbot.domain import LoadedDocument
 from rag_chatbot.ingestion.loaders import load_bytes, load_file
 
 PAGES = Path(__file__).resolve().parents[2] / "fixtures" / "loaders" / "generators"
-_ID = re.compile(r"""\bid="([^"]+)\"""")
+# Quoted or not: Docusaurus minifies its pages to `id=making-a-split`.
+_ID = re.compile(r"""(?<![\w-])id=(?:"([^"]+)"|([^\s"'>]+))""")
 
 # page -> (its own title, the site name that must not appear in heading paths)
 GENERATED = {
@@ -24,6 +26,12 @@ GENERATED = {
     "sphinx-page.html": ("Hive Inspection", "Beekeeping"),
     "mkdocs-material-page.html": ("Pruning Apple Trees", "Orchard Handbook"),
     "javadoc-page.html": ("Hive", "Skip navigation links"),
+    "docusaurus-page.html": ("Swarm Prevention", "Apiary Notes"),
+}
+# Pages whose title heading has no id: its section is anchored at a slug of the heading.
+UNANCHORED_TITLES = {
+    "javadoc-page.html": ("Class Hive",),
+    "docusaurus-page.html": ("Swarm Prevention",),
 }
 
 
@@ -32,7 +40,8 @@ def load(name: str) -> LoadedDocument:
 
 
 def page_ids(name: str) -> set[str]:
-    return {html.unescape(i) for i in _ID.findall((PAGES / name).read_text(encoding="utf-8"))}
+    markup = (PAGES / name).read_text(encoding="utf-8")
+    return {html.unescape(quoted or bare) for quoted, bare in _ID.findall(markup)}
 
 
 def text_of(doc: LoadedDocument) -> str:
@@ -49,6 +58,7 @@ def test_title_and_heading_paths_are_the_pages_own(name: str) -> None:
     for heading in headings:
         assert site.casefold() not in heading.casefold()
         assert "¶" not in heading
+        assert "\u200b" not in heading
         assert not heading.endswith("#")
         assert heading.casefold() != "copy"
 
@@ -58,8 +68,9 @@ def test_anchors_are_the_pages_heading_ids(name: str) -> None:
     doc = load(name)
     ids = page_ids(name)
     headed = [s for s in doc.sections if s.heading_path]
-    # Javadoc's page title has no id; every other heading links to an id the page has.
-    assert all(s.anchor in ids for s in headed if s.heading_path != ("Class Hive",))
+    # Every heading but an id-less page title links to an id the page has.
+    untitled = UNANCHORED_TITLES.get(name)
+    assert all(s.anchor in ids for s in headed if s.heading_path != untitled)
 
 
 def test_node_sections_start_at_the_module_heading() -> None:
@@ -117,10 +128,30 @@ def test_javadoc_members_are_sections_anchored_at_their_ids() -> None:
     assert "SEARCH:" not in text_of(doc)
 
 
+def test_docusaurus_code_keeps_its_lines_and_drops_breadcrumbs_pager_and_toc() -> None:
+    doc = load("docusaurus-page.html")
+    assert [(s.heading_path, s.anchor) for s in doc.sections] == [
+        (("Swarm Prevention",), "swarm-prevention"),
+        (("Swarm Prevention", "Signs of swarming"), "signs-of-swarming"),
+        (("Swarm Prevention", "Signs of swarming", "Counting queen cells"), "counting-queen-cells"),
+        (("Swarm Prevention", "Making a split"), "making-a-split"),
+    ]
+    # Prism puts each line in its own element, ended by a <br>.
+    code = "def needs_split(frame):\n    return frame.queen_cells > 0 and frame.brood_is_crowded"
+    assert doc.sections[2].text.endswith(code)
+    everything = text_of(doc)
+    for chrome in ("Skip to main content", "On this page", "Edit this page", "Previous", "Next"):
+        assert chrome not in everything
+    assert "Tutorial Intro" not in everything  # the sidebar and the pager's link
+    assert "Counting queen cells" not in everything  # a heading: in text only from the toc
+    assert "The British Beekeepers Association publishes" in everything
+
+
 # --- the rules on markup from generators without a fixture ----------------------------------
 
 
 def test_docusaurus_hash_links_and_copy_buttons_are_dropped() -> None:
+    # Docusaurus adds the copy button in the browser: the built page has none.
     markup = """<html><head><title>Install | Acme Docs</title></head><body>
     <nav class="navbar"><a href="/">Acme Docs</a></nav>
     <main><article><div class="markdown"><header><h1>Install</h1></header>

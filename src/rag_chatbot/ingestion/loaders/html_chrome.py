@@ -94,7 +94,8 @@ def code_text(pre: Tag, skip: Callable[[Tag], bool]) -> str:
     """The text of a code block, leaving out elements ``skip`` rejects (buttons, line numbers).
 
     A ``<code>`` right after another in the ``<pre>`` is an alternative version of the same
-    example (Node.js shows CommonJS and ES module code): it starts on its own line.
+    example (Node.js shows CommonJS and ES module code): it starts on its own line. A ``<br>``
+    ends a line: highlighters that wrap each line in an element (Docusaurus' Prism) end it so.
     """
     parts: list[str] = []
     after_code = False
@@ -119,6 +120,9 @@ def _text_without(node: Tag, skip: Callable[[Tag], bool]) -> str:
         item = stack.pop()
         if isinstance(item, str):
             parts.append(item)
+            continue
+        if item.name == "br":
+            parts.append("\n")
             continue
         children = list(item.children)
         for child in reversed(children):
