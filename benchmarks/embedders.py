@@ -228,11 +228,11 @@ def compare_session_options(passages_file: str, repeat: int) -> None:
 def compare_query_models(queries: Path) -> None:
     """Each docs-faq question embedded alone on one thread: the float model (what passages
     use) against the integer query model (``embed_queries``), CPU time and agreement."""
-    from rag_chatbot.providers.embedders.integer import default_cache_dir
+    from rag_chatbot.providers.embedders.derived import default_cache_dir
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
     questions = [json.loads(line)["question"] for line in queries.read_text().splitlines()]
-    embedder = OnnxMiniLMEmbedder(threads=1, query_model_dir=default_cache_dir())
+    embedder = OnnxMiniLMEmbedder(threads=1, model_dir=default_cache_dir())
     print(f"\n== queries: the {len(questions)} docs-faq questions, each alone, one thread")
     vectors = {}
     for label, embed in (("float (passages)", embedder.embed), ("integer", embedder.embed_queries)):

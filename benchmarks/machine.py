@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rag_chatbot.providers.embedders.integer import default_cache_dir
+from rag_chatbot.providers.embedders.derived import default_cache_dir
 from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
 ROUNDS = 5
@@ -44,7 +44,7 @@ def _python_loop() -> int:
 
 def yardstick() -> str:
     """``machine: python loop X ms, question embedding Y ms (best of 5, one core)``."""
-    embedder = OnnxMiniLMEmbedder(threads=1, query_model_dir=default_cache_dir())
+    embedder = OnnxMiniLMEmbedder(threads=1, model_dir=default_cache_dir())
     embedder.embed_queries([QUESTION])  # warm: the first call allocates
     python_ms = 1000 * best_of(ROUNDS, 5, _python_loop)
     question_ms = 1000 * best_of(ROUNDS, 100, lambda: embedder.embed_queries([QUESTION]))

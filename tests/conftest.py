@@ -30,7 +30,7 @@ def onnx_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The default model as the app builds it (integer query model included)."""
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder(batch_size=32, query_model_dir=tmp_path_factory.mktemp("models"))
+    return OnnxMiniLMEmbedder(batch_size=32, model_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture

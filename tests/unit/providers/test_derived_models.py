@@ -1,4 +1,5 @@
-"""The integer-arithmetic query model (embedders/integer.py) and ``embed_queries``."""
+"""The models derived from the shipped one (embedders/derived.py), ``embed_queries`` and
+``EMBEDDING_PRECISION``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from onnx import numpy_helper
 
 from rag_chatbot.errors import EmbeddingError
 from rag_chatbot.providers.embedders import OnnxMiniLMEmbedder
-from rag_chatbot.providers.embedders.integer import integer_model
+from rag_chatbot.providers.embedders.derived import float_model, integer_model
 from rag_chatbot.providers.embedders.onnx import QUERY_AGREEMENT
 
 QUESTIONS = [
@@ -34,7 +35,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def embedder(models: Path) -> OnnxMiniLMEmbedder:
-    return OnnxMiniLMEmbedder(batch_size=4, query_model_dir=models)
+    return OnnxMiniLMEmbedder(batch_size=4, model_dir=models)
 
 
 def _int8_matrices(path: Path) -> list[np.ndarray]:
@@ -114,15 +115,45 @@ def test_processes_starting_together_share_one_complete_file(tmp_path: Path) -> 
 def test_an_unwritable_cache_is_a_clear_error(tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-dir"
     blocked.write_text("a file where the cache directory should be")
-    with pytest.raises(EmbeddingError, match=r"cannot build the integer query model.*MODEL_CACHE"):
+    with pytest.raises(EmbeddingError, match=r"cannot build the integer model.*MODEL_CACHE"):
         integer_model(SOURCE, blocked)
     with pytest.raises(EmbeddingError, match="not-a-dir"):
-        OnnxMiniLMEmbedder(query_model_dir=blocked)
+        OnnxMiniLMEmbedder(model_dir=blocked)
 
 
 def test_an_integer_model_that_disagrees_is_not_used_for_queries(models: Path) -> None:
     # No rounding meets an agreement above 1: the load check must fall back to the float model.
-    strict = OnnxMiniLMEmbedder(batch_size=4, query_model_dir=models, query_agreement=1.01)
+    strict = OnnxMiniLMEmbedder(batch_size=4, model_dir=models, query_agreement=1.01)
     assert strict.query_model == "float"
     queries, passages = strict.embed_queries(QUESTIONS[:3]), strict.embed(QUESTIONS[:3])
     np.testing.assert_allclose(np.einsum("ij,ij->i", queries, passages), 1.0, atol=1e-5)
+
+
+def test_the_lean_float_model_gives_the_shipped_vectors_without_nan_guards(models: Path) -> None:
+    lean = float_model(SOURCE, models)
+    ops = [node.op_type for node in onnx.load(str(lean)).graph.node]
+    assert "IsNaN" not in ops and ops.count("Softmax") == 6
+    shipped, derived = OnnxMiniLMEmbedder(batch_size=4), OnnxMiniLMEmbedder(model_dir=models)
+    texts = [*QUESTIONS, "A column declared INTEGER PRIMARY KEY will autoincrement. " * 30]
+    np.testing.assert_allclose(derived.embed(texts), shipped.embed(texts), atol=1e-6)
+
+
+def test_int8_precision_embeds_passages_in_integers_under_its_own_name(models: Path) -> None:
+    exact = OnnxMiniLMEmbedder(batch_size=4, model_dir=models)
+    fast = OnnxMiniLMEmbedder(batch_size=4, model_dir=models, precision="int8")
+    assert (exact.name, fast.name) == ("all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8")
+    assert fast.query_model == "integer"
+    texts = QUESTIONS[:-1]
+    cosines = np.einsum("ij,ij->i", fast.embed(texts), exact.embed(texts))
+    assert cosines.min() >= QUERY_AGREEMENT and cosines.max() < 0.9999, cosines
+    # Queries and passages come from one integer model: the same text, alone, gives the same
+    # vector (in a batch it differs by rounding: inputs are quantized per call).
+    alone = np.concatenate([fast.embed([text]) for text in texts])
+    np.testing.assert_allclose(fast.embed_queries(texts), alone, atol=1e-5)
+
+
+def test_int8_precision_on_a_cpu_whose_integers_disagree_is_a_clear_error(models: Path) -> None:
+    with pytest.raises(EmbeddingError, match="EMBEDDING_PRECISION=float"):
+        OnnxMiniLMEmbedder(model_dir=models, precision="int8", query_agreement=1.01)
+    with pytest.raises(ValueError, match="model_dir"):
+        OnnxMiniLMEmbedder(precision="int8")
