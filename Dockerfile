@@ -23,8 +23,8 @@ COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip install .
 # The model must load and embed offline: no download at run time. This also builds the
-# integer query model (embedders/integer.py) into /opt/models, so no start-up converts it.
-RUN --network=none python -c "from pathlib import Path; from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; e = E(query_model_dir=Path('/opt/models')); assert e.embed(['offline check']).shape == e.embed_queries(['offline check']).shape == (1, 384)"
+# lean float and integer models (embedders/derived.py) into /opt/models, so no start-up converts them.
+RUN --network=none python -c "from pathlib import Path; from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; e = E(model_dir=Path('/opt/models')); assert e.embed(['offline check']).shape == e.embed_queries(['offline check']).shape == (1, 384)"
 
 # ---- frontend: nginx (non-root, port 8080) proxying to the backend ----------------------------
 FROM ${NGINX_IMAGE} AS frontend
