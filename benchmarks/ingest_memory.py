@@ -21,11 +21,12 @@ and the real model's tokenizer counting word pieces, so the passages and their r
 ones the real run makes. It runs to completion in minutes (``--seconds`` is then only a
 safety limit). It measures everything but the model's own arithmetic and memory: reading,
 chunking, the vector store's writes, the commit, the deletion, the optimisation. The model's
-memory (its onnxruntime session and arena, a fixed amount per process, see the embedder's
-docstring) is what the default mode measures; add it to the stand-in's peak where the two
-phases overlap. The subprocess records when each phase begins, and the output gives each
-phase's start and its peak RSS, then the rows committed (documents and chunks in the database,
-points in the index), which shows that the final commit was reached.
+memory (its onnxruntime session and arena, see the embedder's docstring) is measured by the
+default mode: the CLI loads the model before it reads the file and holds it to the end, so a
+real run's RSS in each phase is about the stand-in's plus that amount (the default mode's RSS
+while embedding minus the stand-in's). The subprocess records when each phase begins, and
+the output gives each phase's start and its peak RSS, then the rows committed (documents and
+chunks in the database, points in the index), which shows that the final commit was reached.
 
 ``--update`` (with ``--stand-in-model``) ingests the file, changes its last full stop and
 ingests it again in a new process, as a user re-running ``ingest`` would: every passage id
