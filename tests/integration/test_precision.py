@@ -57,14 +57,15 @@ def test_changing_precision_reindexes_into_its_own_collection(
 ) -> None:
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
-    fast = OnnxMiniLMEmbedder(model_dir=tmp_path / "models", precision="int8")
+    assert settings.embedding_precision == "int8" and onnx_embedder.name.endswith("-int8")
+    exact = OnnxMiniLMEmbedder(model_dir=tmp_path / "models", precision="float")
+    as_float = settings.model_copy(update={"embedding_precision": "float"})
     question = "How often is the lighthouse lamp cleaned?"
-    with closing(build_container(settings, embedder=onnx_embedder)) as container:
+    with closing(build_container(as_float, embedder=exact)) as container:
         assert container.pipeline.ingest_paths([fixture_corpus]).added > 0
         documents = container.repository.counts()["documents"]
         before = container.answerer.ask(question).citations[0].source
-    int8 = settings.model_copy(update={"embedding_precision": "int8"})
-    with closing(build_container(int8, embedder=fast)) as container:
+    with closing(build_container(settings, embedder=onnx_embedder)) as container:
         report = container.pipeline.ingest_paths([fixture_corpus])
         # Nothing of the float index is reused: every document is embedded again, in integers.
         assert (report.added + report.updated, report.unchanged) == (documents, 0)
@@ -73,7 +74,7 @@ def test_changing_precision_reindexes_into_its_own_collection(
     collections = sorted(p.name for p in (settings.data_dir / "qdrant").iterdir())
     assert len(collections) == 2 and any(name.endswith("int8") for name in collections)
     # Back to float: the float collection's points no longer match the rows; nothing mixes.
-    with closing(build_container(settings, embedder=onnx_embedder)) as container:
+    with closing(build_container(as_float, embedder=exact)) as container:
         report = container.pipeline.ingest_paths([fixture_corpus])
         assert report.unchanged == 0 and container.store.count() == report.chunks
         assert container.answerer.ask(question).citations[0].source == before
