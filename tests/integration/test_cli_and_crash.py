@@ -166,14 +166,17 @@ def test_an_ingest_stopped_mid_run_then_rerun_leaves_no_duplicate_and_no_orphan(
     expected_chunks = json.loads(fresh.stdout)["chunks"]
 
     from rag_chatbot.config import Settings
+    from rag_chatbot.container import embedding_identity
     from rag_chatbot.db.engine import create_db_engine, session_factory
     from rag_chatbot.db.repository import DocumentRepository
     from rag_chatbot.providers.vector_stores.payload import collection_name
     from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
 
-    engine = create_db_engine(Settings(data_dir=data))  # type: ignore[call-arg]
+    settings = Settings(data_dir=data)  # type: ignore[call-arg]
+    engine = create_db_engine(settings)
     repository = DocumentRepository(session_factory(engine))
-    store = QdrantEdgeStore(data / "qdrant" / collection_name("all-MiniLM-L6-v2"), 384)
+    model, dimension = embedding_identity(settings)
+    store = QdrantEdgeStore(data / "qdrant" / collection_name(model), dimension)
     try:
         rows = repository.all_chunk_ids()
         assert store.ids() == rows  # no orphan point, no row without its point

@@ -77,8 +77,9 @@ def test_the_manifest_describes_the_deployment_without_secrets(archive: Path) ->
     manifest = _manifest(archive)
     settings = manifest["settings"]
     assert isinstance(settings, dict)
-    assert settings["embedding_model"] == "all-MiniLM-L6-v2"
-    assert settings["collection"] == "chunks__all-minilm-l6-v2"
+    # The default precision, int8, names the model and its collection.
+    assert settings["embedding_model"] == "all-MiniLM-L6-v2-int8"
+    assert settings["collection"] == "chunks__all-minilm-l6-v2-int8"
     assert {"chunker_version", "chunk_max_tokens", "embedding_dimension"} <= set(settings)
     assert {t["name"] for t in manifest["tables"]} >= {  # type: ignore[union-attr]
         "documents",
