@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from rag_chatbot.providers.vector_stores.shared import SharedVectorStore, share_
 from rag_chatbot.ratelimit import RateLimiter
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.retrieval.lexical import LexicalEncoder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -246,6 +249,23 @@ def build_generator(
     return llm, LlmRewriter(model, history_tokens=settings.llm_history_tokens), llm
 
 
+def _warn_of_missing_vectors(
+    repository: DocumentRepository, store: VectorStore, model: str
+) -> None:
+    """Say so when the database lists passages that this model's collection does not hold.
+
+    It happens after a change of model or precision (each has its own collection: the other's
+    vectors are kept, not mixed in), or when the vector index was lost; searches find nothing
+    until the next ingest embeds the documents again.
+    """
+    if store.count() == 0 and repository.counts()["chunks"] > 0:
+        log.warning(
+            f"the vector index holds no passages for {model}: the documents were embedded "
+            "with another model or EMBEDDING_PRECISION, or the index was lost; run "
+            "`rag-chatbot ingest` on them again (or set EMBEDDING_PRECISION back)"
+        )
+
+
 def build_container(
     settings: Settings, embedder: Embedder | None = None, store: VectorStore | None = None
 ) -> Container:
@@ -260,6 +280,7 @@ def build_container(
     repository.create_schema()
     embedder = embedder or build_embedder(settings)
     store = store or build_vector_store(settings, embedder)
+    _warn_of_missing_vectors(repository, store, embedder.name)
     lexical = LexicalEncoder()
     retriever = HybridRetriever(store, embedder, lexical, repository)
     generator, rewriter, llm = build_generator(

@@ -53,7 +53,11 @@ def test_a_page_shipped_twice_is_embedded_once(
 
 
 def test_changing_precision_reindexes_into_its_own_collection(
-    settings: Settings, onnx_embedder: Embedder, fixture_corpus: Path, tmp_path: Path
+    settings: Settings,
+    onnx_embedder: Embedder,
+    fixture_corpus: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder
 
@@ -63,9 +67,13 @@ def test_changing_precision_reindexes_into_its_own_collection(
     question = "How often is the lighthouse lamp cleaned?"
     with closing(build_container(as_float, embedder=exact)) as container:
         assert container.pipeline.ingest_paths([fixture_corpus]).added > 0
+        assert "holds no passages" not in caplog.text  # an empty database is not a warning
         documents = container.repository.counts()["documents"]
         before = container.answerer.ask(question).citations[0].source
     with closing(build_container(settings, embedder=onnx_embedder)) as container:
+        # Until the documents are embedded again, searches find nothing: start-up says so.
+        assert "holds no passages for all-MiniLM-L6-v2-int8" in caplog.text
+        assert "EMBEDDING_PRECISION" in caplog.text
         report = container.pipeline.ingest_paths([fixture_corpus])
         # Nothing of the float index is reused: every document is embedded again, in integers.
         assert (report.added + report.updated, report.unchanged) == (documents, 0)
