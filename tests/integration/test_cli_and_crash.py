@@ -244,12 +244,14 @@ def test_text_output_lists_failures_and_skipped_files(tmp_path: Path, fixture_co
 def test_several_workers_refuse_an_index_open_elsewhere(tmp_path: Path) -> None:
     # Without QDRANT_URL the parent opens the embedded index to share it with its workers;
     # when another process holds it, serve says so and stops before starting any worker.
-    from rag_chatbot.providers.embedders.onnx import DIMENSION, MODEL_NAME
+    from rag_chatbot.config import Settings
+    from rag_chatbot.container import embedding_identity
     from rag_chatbot.providers.vector_stores.payload import collection_name
     from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
 
     data = tmp_path / "data"
-    holder = QdrantEdgeStore(data / "qdrant" / collection_name(MODEL_NAME), DIMENSION)
+    model, dimension = embedding_identity(Settings(data_dir=data))  # type: ignore[call-arg]
+    holder = QdrantEdgeStore(data / "qdrant" / collection_name(model), dimension)
     # A port already taken: were the refusal gone, serve would fail at once, not serve.
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -88,12 +88,13 @@ def test_the_build_proves_the_model_loads_offline(tmp_path: Path) -> None:
     offline = [r for r in runs if r.startswith("--network=none")]
     assert offline and "OnnxMiniLMEmbedder" in offline[0]
     code = shlex.split(offline[0])[-1]
-    # Run it here, building the integer query model where the image's runtime looks for it.
+    # Run it here, building the derived models where the image's runtime looks for them.
     backend = stages()["backend"]
     assert ("COPY", "--from=build /opt/models /opt/models") in backend
     assert any(k == "ENV" and "MODEL_CACHE_DIR=/opt/models" in a for k, a in backend)
     exec(compile(code.replace("/opt/models", str(tmp_path)), "offline-check", "exec"), {})
-    assert [p.suffix for p in tmp_path.iterdir()] == [".onnx"]
+    built = sorted(p.name for p in tmp_path.iterdir())
+    assert [name.rsplit("-", 1)[-1] for name in built] == ["float.onnx", "integer.onnx"]
 
 
 def _ignore_rules() -> list[tuple[bool, re.Pattern[str]]]:
