@@ -59,16 +59,34 @@ def float_model(source: Path, cache_dir: Path) -> Path:
 
 
 def integer_model(source: Path, cache_dir: Path) -> Path:
-    """The integer-arithmetic twin of the ONNX model at ``source``: built once, then cached."""
-    return _cached(source, cache_dir, "integer", _build_integer)
+    """The integer-arithmetic twin of the ONNX model at ``source``: built once, then cached.
+
+    It is the lean float model quantized: the cached one when it is there, else one built
+    for the purpose and not kept.
+    """
+    cached_lean = _target(source, cache_dir, "float")
+
+    def build(_: Path, target: Path) -> None:
+        lean = cached_lean
+        if not lean.is_file():
+            lean = target.with_name("lean.onnx")
+            _build_float(source, lean)
+        _quantize(lean, target)
+
+    return _cached(source, cache_dir, "integer", build)
 
 
-def _cached(source: Path, cache_dir: Path, kind: str, build: Callable[[Path, Path], None]) -> Path:
+def _target(source: Path, cache_dir: Path, kind: str) -> Path:
+    """Where the ``kind`` model derived from ``source`` is cached."""
     import onnxruntime
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     version = f"ort{onnxruntime.__version__}-v{CONVERSION_VERSION}"
-    target = cache_dir / f"{source.stem}-{digest}-{version}-{kind}.onnx"
+    return cache_dir / f"{source.stem}-{digest}-{version}-{kind}.onnx"
+
+
+def _cached(source: Path, cache_dir: Path, kind: str, build: Callable[[Path, Path], None]) -> Path:
+    target = _target(source, cache_dir, kind)
     if target.is_file():
         return target
     try:
@@ -102,11 +120,9 @@ def _build_float(source: Path, target: Path) -> None:
     onnx.save(model, str(target))
 
 
-def _build_integer(source: Path, target: Path) -> None:
+def _quantize(lean: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    lean = target.with_name("lean.onnx")
-    _build_float(source, lean)
     # The quantizer advises shape inference on the root logger; this graph needs none.
     advice = _Drop("Please consider to run pre-processing")
     logging.getLogger().addFilter(advice)
