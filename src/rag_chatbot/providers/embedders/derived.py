@@ -12,7 +12,7 @@ in float32: onnxruntime turns the weights back into floats when it loads the mod
 - **Integer** (``integer_model``): onnxruntime's dynamic quantization (``quantize_dynamic``, per
   channel) of the lean model. It keeps the same int8 weights and quantizes each matrix
   product's input on the fly, so the products run on the CPU's integer units (AVX2, AVX-512
-  VNNI): about twice the passages per second of the lean float model, with vectors within
+  VNNI): 1.6-1.8 times the passages per second of the lean float model, with vectors within
   cosine 0.98-0.99 of the float ones. Queries always use it where it agrees with the float
   model (``onnx.QUERY_AGREEMENT``); passages use it when ``EMBEDDING_PRECISION=int8``.
   Measured with ``benchmarks/embedders.py``.
