@@ -85,9 +85,9 @@ class OnnxMiniLMEmbedder:
     applied to it).
 
     With ``model_dir`` (where derived models are cached, ``derived``) passages run on the lean
-    float model (the same vectors, about 1.25 times as fast) or, with ``precision="int8"``, on the integer
-    model (1.6-1.8 times as fast again, vectors within cosine 0.98-0.99); the two precisions
-    never share an index, so ``name`` says which (``all-MiniLM-L6-v2-int8``). Without
+    float model (the same vectors, about 1.25 times as fast) or, with ``precision="int8"``,
+    on the integer model (1.6-1.8 times as fast again, vectors within cosine 0.98-0.99); the
+    two precisions never share an index, so ``name`` says which (``all-MiniLM-L6-v2-int8``). Without
     ``model_dir``, the shipped model as it is, float only.
 
     ``embed_queries`` runs each query alone on one thread: padding a query to a longer one
