@@ -147,11 +147,25 @@ class Settings(BaseSettings):
     )
     log_dir: Path | None = Field(None, description="Directory for app.log and access.log.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as grep-able text or as one JSON object each."
+    )
+    session_retention_days: int = Field(
+        0,
+        ge=0,
+        le=36500,
+        description="Maintenance deletes conversations idle this many days; 0 keeps them all.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "rate_limit_chat", "rate_limit_upload", "rate_limit_auth", "rate_limit_default"
