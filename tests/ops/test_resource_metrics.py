@@ -8,6 +8,8 @@ machine's own /sys/fs/cgroup.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,10 +27,12 @@ from rag_chatbot.db.engine import create_db_engine
 from rag_chatbot.observability.metrics import render_latest
 from rag_chatbot.observability.pool import pool_capacity, refresh, watch_pool
 from rag_chatbot.observability.resources import (
+    CpuSampler,
     ResourceCollector,
     cpu_cores,
     cpu_seconds,
     memory_bytes,
+    memory_fraction,
 )
 
 
@@ -196,3 +200,40 @@ def test_this_machine_is_reported_in_the_exposition(tmp_path: Path) -> None:
     first = registry.get_sample_value("rag_chatbot_cpu_usage_seconds_total") or 0
     sum(i * i for i in range(200_000))
     assert (registry.get_sample_value("rag_chatbot_cpu_usage_seconds_total") or 0) >= first
+
+
+def test_health_fractions_of_the_limits(tmp_path: Path) -> None:
+    root = _write(
+        tmp_path,
+        {
+            "memory.max": "1000000000\n",
+            "memory.current": "700000000\n",
+            "memory.stat": "inactive_file 50000000\n",
+            "cpu.stat": "usage_usec 1000000\n",
+            "cpu.max": "100000 100000\n",
+        },
+    )
+    assert memory_fraction(root) == 0.65
+    sampler = CpuSampler(root, min_window=0.05)
+    assert sampler.fraction() == 0.0  # no CPU time went by during its own window
+    (root / "cpu.stat").write_text("usage_usec 1500000\n")  # half a core-second later...
+    time.sleep(1.0)  # ...within one second on a one-core quota
+    assert 0.3 < sampler.fraction() <= 0.5
+
+
+def test_the_first_cpu_reading_is_measured_not_zero() -> None:
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            sum(i * i for i in range(1000))
+
+    busy = threading.Thread(target=spin)
+    busy.start()
+    try:
+        first = CpuSampler().fraction()
+    finally:
+        stop.set()
+        busy.join()
+    # One busy thread on this machine's cores (or its cgroup quota): well above zero.
+    assert 0.1 < first <= 1.0

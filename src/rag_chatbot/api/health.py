@@ -7,14 +7,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-import psutil
 from sqlalchemy import text
 
 from rag_chatbot.container import Container
+from rag_chatbot.observability.resources import CpuSampler, memory_fraction
 
 PROBE_TIMEOUT_SECONDS = 2.0
 # Without these the service cannot answer a question at all.
 ESSENTIAL = ("database", "vector_db", "ai_service")
+_CPU = CpuSampler()
 
 
 def _probes(container: Container) -> dict[str, Callable[[], str]]:
@@ -54,13 +55,14 @@ def check(container: Container, pool: ThreadPoolExecutor) -> dict[str, object]:
         status = "degraded"
     else:
         status = "healthy"
-    process = psutil.Process()
+    # Seconds and fractions of the container's limits (of the host without a cgroup limit),
+    # the units the operator's runbook reads: 0.123 s, 0.65 of the memory, 0.45 of the CPU.
     return {
         "status": status,
         "services": services,
         "metrics": {
-            "response_time": round((time.perf_counter() - started) * 1000, 2),
-            "memory_usage": round(process.memory_percent(), 2),
-            "cpu_usage": psutil.cpu_percent(interval=None),
+            "response_time": round(time.perf_counter() - started, 4),
+            "memory_usage": round(memory_fraction(), 4),
+            "cpu_usage": round(_CPU.fraction(), 4),
         },
     }

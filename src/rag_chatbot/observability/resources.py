@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +127,42 @@ def disk_bytes(path: Path) -> tuple[float | None, float | None]:
     except OSError:
         return None, None
     return float(usage.total), float(usage.free)
+
+
+def memory_fraction(cgroup: Path = CGROUP_ROOT) -> float:
+    """The working set as a fraction (0-1) of the container's limit, or of the host's memory."""
+    used, limit = memory_bytes(cgroup)
+    return min(max(used / limit, 0.0), 1.0) if limit > 0 else 0.0
+
+
+class CpuSampler:
+    """CPU use as a fraction (0-1) of the cores the service may use, between two readings.
+
+    A fraction needs two readings of the CPU-time counter. Each call compares with the reading
+    of the previous call (so a readiness probe every 10 s reports the last 10 s); the first
+    call, or one after a long pause, takes its own two readings ``min_window`` seconds apart,
+    so it never reports 0 for want of a baseline.
+    """
+
+    def __init__(
+        self, cgroup: Path = CGROUP_ROOT, min_window: float = 0.2, max_age: float = 60.0
+    ) -> None:
+        self._cgroup, self._min_window, self._max_age = cgroup, min_window, max_age
+        self._last: tuple[float, float] | None = None
+        self._lock = threading.Lock()
+
+    def fraction(self) -> float:
+        now, used = time.monotonic(), cpu_seconds(self._cgroup)
+        with self._lock:
+            last = self._last
+        if last is None or now - last[0] > self._max_age or now - last[0] < self._min_window:
+            last = (now, used)
+            time.sleep(self._min_window)
+            now, used = time.monotonic(), cpu_seconds(self._cgroup)
+        with self._lock:
+            self._last = (now, used)
+        elapsed, cores = now - last[0], cpu_cores(self._cgroup)
+        return min(max((used - last[1]) / (elapsed * cores), 0.0), 1.0) if cores > 0 else 0.0
 
 
 def _read_int(path: Path) -> int | None:
