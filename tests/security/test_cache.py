@@ -144,6 +144,13 @@ async def test_clear_and_warm(cached_container: Container) -> None:
         assert (again["warmed"], again["already_cached"], again["failed"]) == (1, 1, 1)
         assert (await _ask(http, "What is a fog signal?"))["cached"] is True
 
+        # The operator's runbook posts with a bearer token and no body at all.
+        await http.post("/api/admin/cache/clear", headers=ADMIN)
+        bare = await http.post("/api/admin/cache/warm", headers=ADMIN)
+        assert bare.status_code == 200, bare.text
+        assert bare.json()["questions"][0] == QUESTION.lower()
+        assert bare.json()["warmed"] == 3 and bare.json()["failed"] == 0
+
 
 async def test_the_cache_can_be_switched_off(make_container: Factory) -> None:
     async with client(make_container(enable_response_cache=False), browser()) as http:

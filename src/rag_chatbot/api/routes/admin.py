@@ -76,9 +76,15 @@ def cache_clear(container: ContainerDep, _: AdminDep) -> ClearOut:
 
 
 @router.post("/cache/warm", response_model=WarmOut)
-async def cache_warm(body: WarmRequest, container: ContainerDep, _: AdminDep) -> WarmOut:
-    """Answer the given questions (or the most frequent asked ones) so they are cached."""
+async def cache_warm(
+    container: ContainerDep, _: AdminDep, body: WarmRequest | None = None
+) -> WarmOut:
+    """Answer the given questions (or the most frequent asked ones) so they are cached.
+
+    The body is optional: a bare ``curl -X POST`` warms the 20 most frequent questions.
+    """
     _require(container.cache)
+    body = body or WarmRequest(questions=None, limit=20)
     return await run_in_threadpool(warm, container, body.questions, body.limit)
 
 
