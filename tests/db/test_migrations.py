@@ -80,7 +80,7 @@ def test_the_comparison_would_see_a_difference(database_url: str) -> None:
     upgrade_to_head(database_url)
     engine = migration_engine(database_url)
     with engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_messages_session_id_created_at"))
+        connection.execute(text("DROP INDEX idx_messages_session_created"))
     engine.dispose()
     assert [op[0] for op in _diff(database_url)] == ["add_index"]  # type: ignore[index]
 
@@ -103,15 +103,16 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
 def test_partial_index_on_completed_documents(database_url: str) -> None:
     upgrade_to_head(database_url)
     indexes = _indexes(database_url, "documents")
-    assert "ix_documents_created_at" in indexes
-    options = indexes["ix_documents_status_completed"]["dialect_options"]
+    assert "idx_documents_created_at" in indexes
+    options = indexes["idx_documents_status"]["dialect_options"]
     where = options.get("postgresql_where") or options.get("sqlite_where")
     assert where is not None, options
     # PostgreSQL gives it back as ((status)::text = 'completed'::text).
     normalized = str(where).replace("(", "").replace(")", "").replace("::text", "")
     assert normalized == "status = 'completed'"
-    session_index = _indexes(database_url, "messages")["ix_messages_session_id_created_at"]
-    assert session_index["column_names"] == ["session_id", "created_at"]
+    messages = _indexes(database_url, "messages")
+    assert messages["idx_messages_session_created"]["column_names"] == ["session_id", "created_at"]
+    assert messages["idx_messages_session_id"]["column_names"] == ["session_id"]
 
 
 def _pre_migration_tables(metadata: MetaData, *, with_fingerprint: bool = True) -> None:

@@ -45,6 +45,19 @@ _PG_LOCK_KEY = 0x7261675F63686174  # "rag_chat"
 _LOCK_TIMEOUT_SECONDS = 600
 # What adoption may add to a create_all database; anything else is a real difference.
 _ADDITIVE = frozenset({"add_table", "add_index"})
+# Index names such a database has that a migration later renamed: dropped, then made again
+# under the new name with the other missing indexes.
+_RENAMED_INDEXES = frozenset(
+    {
+        "ix_documents_created_at",
+        "ix_documents_status_completed",
+        "ix_messages_session_id_created_at",
+    }
+)
+
+
+def _renamed(op: object) -> bool:
+    return isinstance(op, tuple) and op[0] == "remove_index" and op[1].name in _RENAMED_INDEXES
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -192,7 +205,9 @@ def _adopt(connection: Connection, config: Config, where: str) -> None:
     if not ours & set(inspect(connection).get_table_names()):
         return  # a fresh database: the migrations create everything
     diff = schema_diff(connection)
-    foreign = [op for op in diff if not (isinstance(op, tuple) and op[0] in _ADDITIVE)]
+    foreign = [
+        op for op in diff if not (isinstance(op, tuple) and op[0] in _ADDITIVE) and not _renamed(op)
+    ]
     if foreign:
         raise ConfigError(
             f"DATABASE_URL: {where} has tables but no migration history, and its schema "
@@ -201,6 +216,9 @@ def _adopt(connection: Connection, config: Config, where: str) -> None:
         )
     # Alembic's ops may carry copies; create from the models' own objects (indexes included).
     tables = Base.metadata.tables
+    for op in diff:
+        if _renamed(op):
+            op[1].drop(connection)
     created = sorted(op[1].name for op in diff if op[0] == "add_table")
     Base.metadata.create_all(connection, tables=[tables[name] for name in created])
     for kind, index in diff:

@@ -87,9 +87,10 @@ class DocumentRow(Base):
     )
 
     __table_args__ = (
-        Index("ix_documents_created_at", "created_at"),
+        # Named as in the operator's runbook (migration 0004), so its statements find them.
+        Index("idx_documents_created_at", "created_at"),
         Index(
-            "ix_documents_status_completed",
+            "idx_documents_status",
             "status",
             postgresql_where=text("status = 'completed'"),
             sqlite_where=text("status = 'completed'"),
@@ -149,7 +150,10 @@ class MessageRow(Base):
 
     session: Mapped[SessionRow] = relationship(back_populates="messages")
 
-    __table_args__ = (Index("ix_messages_session_id_created_at", "session_id", "created_at"),)
+    __table_args__ = (
+        Index("idx_messages_session_created", "session_id", "created_at"),
+        Index("idx_messages_session_id", "session_id"),
+    )
 
 
 class FeedbackRow(Base):
