@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(5, ge=1, le=200, description="PostgreSQL connection pool size.")
     db_max_overflow: int = Field(10, ge=0, le=500, description="Connections beyond the pool.")
+    db_pool_recycle: int = Field(
+        1800, ge=-1, le=86400, description="Seconds before a pooled connection is replaced."
+    )
     qdrant_url: str | None = Field(
         None, description="Qdrant server URL; unset: Qdrant's engine runs in process in DATA_DIR."
     )

@@ -34,7 +34,7 @@ def create_db_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
-        pool_recycle=1800,
+        pool_recycle=settings.db_pool_recycle,
     )
 
 
