@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the suite drives for real, then runs all of it.
 #
-# System tools come from Debian (Chromium for the browser tests, nginx -t, promtool,
+# System tools come from Debian (Chromium for the browser tests, nginx -t, promtool and a node
+# exporter, logrotate, the PostgreSQL client the runbook uses,
 # docker-compose config, wrk for the benchmarks); the Python side is the package with its test
 # extras, plus a llama.cpp server built from source.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 
-apt_packages=(chromium nginx prometheus docker-compose wrk)
+apt_packages=(chromium nginx prometheus prometheus-node-exporter docker-compose wrk logrotate postgresql-client)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
