@@ -1,6 +1,6 @@
 """Fusing rankings from several retrievers, and aggregating chunks to pages.
 
-Why naive fusion loses to dense retrieval alone, measured on docs-faq (see the README):
+Why naive fusion loses to dense retrieval alone, measured on docs-faq (see docs/benchmarks.md):
 1. Each retriever returns only its own top hits, and a passage missing from one list is fused
    as if that retriever had scored it zero. The two lists overlap little, so most fused scores
    are half-blind. The hybrid retriever therefore scores the union of both lists with both
