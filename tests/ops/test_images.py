@@ -1,10 +1,11 @@
 """The Dockerfile, checked without a Docker engine: what it copies, runs and exposes.
 
 No engine runs here, so the image is checked in parts: the Dockerfile's stages, users,
-health checks and commands (each command parsed by the real CLI); the build context that
-.dockerignore leaves (every COPY source must be in it, nothing secret or bulky may be); a
-wheel built from exactly that context (it must carry the tokenizer and migrations); and the
-installed package answering a question with the network cut off (no download at run time).
+health checks and commands (each command parsed by the real CLI, each RUN line by shellcheck);
+the build context that .dockerignore leaves (every COPY source must be in it, nothing secret
+or bulky may be); a wheel built from exactly that context (it must carry the tokenizer and
+migrations); and the installed package answering a question with the network cut off (no
+download at run time).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from cli_parsing import parse_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,10 +77,67 @@ def test_backend_stage_runs_the_cli_as_a_non_root_user_with_a_health_check() -> 
     assert "DATA_DIR=/data" in env and "EXPOSE" in {k for k, _ in backend}
 
 
-def test_frontend_stage_is_unprivileged_nginx_with_our_config() -> None:
+def test_backend_logs_to_files_in_a_directory_the_app_user_owns() -> None:
+    backend = stages()["backend"]
+    env = " ".join(a for k, a in backend if k == "ENV")
+    assert "LOG_DIR=/var/log/rag-chatbot" in env
+    runs = " ".join(a for k, a in backend if k == "RUN")
+    made = re.search(r"mkdir -p ([^&]+)&& chown app:app ([^&]+)$", runs)
+    assert made, "the directories are not made and handed to the app user in one RUN"
+    assert "/var/log/rag-chatbot" in made.group(1).split()
+    assert "/var/log/rag-chatbot" in made.group(2).split()
+    # A volume: compose mounts the host's directory there, Kubernetes an emptyDir.
+    assert "/var/log/rag-chatbot" in json.loads(last(backend, "VOLUME"))
+
+
+# The PostgreSQL client each Debian release ships (postgresql-client's major version).
+DEBIAN_POSTGRESQL_CLIENT = {"bullseye": 13, "bookworm": 15, "trixie": 17}
+
+
+def test_backend_carries_the_postgresql_client_of_the_composed_servers_version() -> None:
+    backend = stages()["backend"]
+    install = [a for k, a in backend if k == "RUN" and "apt-get install" in a]
+    assert len(install) == 1
+    words = shlex.split(install[0].replace("&&", ";"))
+    assert "postgresql-client" in words and "--no-install-recommends" in words
+    assert "rm -rf /var/lib/apt/lists/*" in install[0]  # no package lists in the image
+    python = re.search(
+        r"ARG PYTHON_IMAGE=python:[\w.]+-slim-(\w+)", (ROOT / "Dockerfile").read_text()
+    )
+    assert python
+    client = DEBIAN_POSTGRESQL_CLIENT[python.group(1)]
+    for compose in ("docker-compose.yml", "docker-compose.prod.yml"):
+        image = yaml.safe_load((ROOT / compose).read_text())["services"]["postgres"]["image"]
+        version = re.fullmatch(r"postgres:(\d+)[\w.-]*", image)
+        assert version, image
+        # pg_dump refuses a server newer than itself.
+        assert client >= int(version.group(1)), (compose, image)
+
+
+def test_every_run_line_is_valid_shell() -> None:
+    """Each RUN as /bin/sh -c would get it (after BuildKit's --flags), through shellcheck."""
+    runs = [a for stage in stages().values() for k, a in stage if k == "RUN"]
+    assert len(runs) >= 4
+    for run in runs:
+        command = re.sub(r"^(--\S+\s+)+", "", run)
+        checked = subprocess.run(
+            ["shellcheck", "--shell=sh", "-"], input=command, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout
+
+
+def test_frontend_stage_is_unprivileged_nginx_with_our_config_and_the_ui_files() -> None:
     frontend = stages()["frontend"]
     assert last(frontend, "USER") == "101"
-    assert "deploy/nginx/rag-chatbot.conf /etc/nginx/conf.d/default.conf" in last(frontend, "COPY")
+    copies = [a for k, a in frontend if k == "COPY"]
+    assert "deploy/nginx/rag-chatbot.conf /etc/nginx/conf.d/default.conf" in copies
+    # The web UI's files where the site's /static/ location looks for them.
+    (static,) = [a for a in copies if a.startswith("src/rag_chatbot/web/static ")]
+    root = re.search(
+        r"location /static/ \{\s*root ([^;]+);",
+        (ROOT / "deploy" / "nginx" / "rag-chatbot.conf").read_text(),
+    )
+    assert root and static.split()[1] == f"{root.group(1)}/static"
     assert "/nginx-health" in last(frontend, "HEALTHCHECK")
     assert "ARG NGINX_IMAGE=nginxinc/nginx-unprivileged" in (ROOT / "Dockerfile").read_text()
 
@@ -178,11 +237,15 @@ def test_the_context_holds_the_package_and_nothing_private() -> None:
     assert "src/rag_chatbot/providers/embedders/data/all-MiniLM-L6-v2-tokenizer.json" in files
     assert "src/rag_chatbot/db/migrations/script.py.mako" in files
     assert "deploy/nginx/rag-chatbot.conf" in files
+    assert "src/rag_chatbot/web/static/widget.js" in files
     for path in files:
         assert not path.startswith(("tests/", "data/", "benchmarks/", ".ci/", "docs/")), path
         assert "__pycache__" not in path and not path.endswith((".pyc", ".db"))
-        assert Path(path).name not in (".env", "secrets.env") and "secrets/" not in path
-    for private in (".env", "data/rag-chatbot.db", "tests/conftest.py", ".git/config"):
+        assert (
+            Path(path).name not in (".env", ".env.prod", "secrets.env") and "secrets/" not in path
+        )
+    private_files = (".env", ".env.prod", "data/rag-chatbot.db", "tests/conftest.py", ".git/config")
+    for private in private_files:
         assert not in_context(private)
 
 

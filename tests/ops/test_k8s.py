@@ -40,6 +40,11 @@ def _one(kind: str, name: str) -> dict[str, Any]:
     return found
 
 
+def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    (found,) = [c for c in pod["containers"] if c["name"] == name]
+    return found
+
+
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(K8S)))
 @pytest.mark.parametrize("version", VERSIONS)
 def test_each_manifest_is_valid_kubernetes(path: Path, version: str) -> None:
@@ -64,10 +69,13 @@ def test_everything_lives_in_the_rag_chatbot_namespace() -> None:
             assert document["metadata"]["namespace"] == "rag-chatbot", document["metadata"]
 
 
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
 def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
     specs = []
     for document in _all():
-        if document["kind"] in ("Deployment", "StatefulSet", "Job"):
+        if document["kind"] in WORKLOADS:
             specs.append((document["kind"], document["spec"]["template"]["spec"]))
     return specs
 
@@ -79,13 +87,15 @@ def test_every_container_has_resources_probes_and_no_root() -> None:
             resources = container["resources"]
             assert resources["requests"] and resources["limits"]["memory"], container["name"]
             assert container["securityContext"]["allowPrivilegeEscalation"] is False
-            if kind != "Job":
+            read_only = container["securityContext"].get("readOnlyRootFilesystem")
+            assert read_only or kind == "StatefulSet", container["name"]
+            if kind != "Job" and container.get("ports"):  # what serves is probed
                 assert container["livenessProbe"] and container["readinessProbe"]
 
 
 def test_backend_probes_commands_and_settings() -> None:
     backend = _one("Deployment", "rag-backend")["spec"]["template"]
-    (container,) = backend["spec"]["containers"]
+    container = _container(backend["spec"], "backend")
     parse_cli(container["args"])
     port = container["ports"][0]["containerPort"]
     assert str(port) in container["args"]
@@ -110,11 +120,26 @@ def test_configured_names_are_settings_of_rag_chatbot() -> None:
     assert {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "ADMIN_TOKEN"} <= set(secret)
 
 
+def test_the_database_url_is_the_plain_form_psql_and_pg_dump_take() -> None:
+    from sqlalchemy.engine import make_url
+
+    from rag_chatbot.config import check_database_url
+
+    text = (K8S / "secret.example.yaml").read_text()
+    assert "postgresql+psycopg" not in text
+    url = _one("Secret", "rag-chatbot-secrets")["stringData"]["DATABASE_URL"]
+    assert url.startswith("postgresql://") and "@" in url
+    check_database_url(url)
+    assert make_url(url).get_dialect().driver == "psycopg"
+    # The kubectl command in the comment gives the same form.
+    assert "--from-literal=DATABASE_URL='postgresql://" in text
+
+
 def test_services_hpa_pdb_and_ingress_point_at_what_exists() -> None:
     labels = {
         d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"]
         for d in _all()
-        if d["kind"] in ("Deployment", "StatefulSet")
+        if d["kind"] in WORKLOADS
     }
     ports: dict[str, set[object]] = {}
     for service in (d for d in _all() if d["kind"] == "Service"):
@@ -183,7 +208,7 @@ def test_forwarded_addresses_are_trusted_from_the_frontend_alone() -> None:
     # nginx takes the client's address from the ingress controller's header, from no one else.
     realip = _one("ConfigMap", "rag-frontend-trusted-proxies")["data"]["ingress.conf"]
     assert "real_ip_header X-Forwarded-For;" in realip and "set_real_ip_from" in realip
-    mounts = _one("Deployment", "rag-frontend")["spec"]["template"]["spec"]["containers"][0][
+    mounts = _container(_one("Deployment", "rag-frontend")["spec"]["template"]["spec"], "frontend")[
         "volumeMounts"
     ]
     assert {
@@ -191,3 +216,96 @@ def test_forwarded_addresses_are_trusted_from_the_frontend_alone() -> None:
         "mountPath": "/etc/nginx/trusted-proxies",
         "readOnly": True,
     } in mounts
+
+
+def _volumes(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {v["name"]: v for v in pod["volumes"]}
+
+
+def test_log_dir_is_a_volume_wherever_the_image_runs() -> None:
+    """LOG_DIR (the image's /var/log/rag-chatbot) is writable under a read-only root."""
+    assert _one("ConfigMap", "rag-chatbot-config")["data"]["LOG_DIR"] == "/var/log/rag-chatbot"
+    backend = _one("Deployment", "rag-backend")["spec"]["template"]["spec"]
+    job = _one("Job", "rag-migrate")["spec"]["template"]["spec"]
+    for pod, name in ((backend, "backend"), (backend, "log-rotate"), (job, "migrate")):
+        mounts = {m["mountPath"]: m["name"] for m in _container(pod, name)["volumeMounts"]}
+        volume = _volumes(pod)[mounts["/var/log/rag-chatbot"]]
+        assert "emptyDir" in volume, name  # each pod's own files; stdout is the lasting copy
+    limit = _volumes(backend)["logs"]["emptyDir"]["sizeLimit"]
+    rotate_mb = int(
+        {e["name"]: e["value"] for e in _container(backend, "log-rotate")["env"]}["LOG_ROTATE_MB"]
+    )
+    # app.log and access.log, each with one rotated copy, stay under the eviction limit.
+    assert limit.endswith("Gi") and 4 * rotate_mb < int(limit[:-2]) * 1024
+
+
+def test_the_log_rotate_container_rotates_without_losing_a_line(tmp_path: Path) -> None:
+    """The sidecar's own program, run here against a real WatchedFileHandler writer."""
+    import logging.handlers
+    import sys
+    import time
+
+    backend = _one("Deployment", "rag-backend")["spec"]["template"]["spec"]
+    sidecar = _container(backend, "log-rotate")
+    assert sidecar["image"] == _container(backend, "backend")["image"]  # python is there
+    annotations = _one("Deployment", "rag-backend")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["kubectl.kubernetes.io/default-container"] == "backend"
+    program = sidecar["command"][2]
+    assert "/var/log/rag-chatbot" in program and "time.sleep(30)" in program
+    program = program.replace("/var/log/rag-chatbot", str(tmp_path))
+    program = program.replace("time.sleep(30)", "time.sleep(0.05)")
+    handler = logging.handlers.WatchedFileHandler(tmp_path / "app.log")
+    writer = logging.getLogger("rotation-test")
+    writer.propagate = False
+    writer.addHandler(handler)
+    rotator = subprocess.Popen(
+        [sys.executable, "-c", program], env={"LOG_ROTATE_MB": "1", "PATH": "/usr/bin:/bin"}
+    )
+    try:
+        line = "x" * 200
+        written = 0
+        while not (tmp_path / "app.log.1").exists():
+            assert rotator.poll() is None and written < 100_000
+            writer.warning("%s %d", line, written)
+            written += 1
+            if written % 1000 == 0:
+                time.sleep(0.02)
+        for _ in range(10):  # after the rename: the writer must reopen app.log
+            writer.warning("%s %d", line, written)
+            written += 1
+    finally:
+        rotator.terminate()
+        rotator.wait(timeout=10)
+        writer.removeHandler(handler)
+        handler.close()
+    old = (tmp_path / "app.log.1").read_text().splitlines()
+    new = (tmp_path / "app.log").read_text().splitlines()
+    assert (tmp_path / "app.log.1").stat().st_size > 1024 * 1024
+    assert [int(n.split()[-1]) for n in old + new] == list(range(written))
+    assert len(new) >= 10
+
+
+def test_node_exporter_runs_on_every_node_with_the_textfile_collector() -> None:
+    daemonset = _one("DaemonSet", "node-exporter")
+    pod = daemonset["spec"]["template"]
+    assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == "node-exporter"
+    assert daemonset["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "node-exporter"
+    }
+    spec = pod["spec"]
+    assert spec["hostNetwork"] and spec["hostPID"]
+    assert {"operator": "Exists"} in spec["tolerations"]
+    container = _container(spec, "node-exporter")
+    assert {"name": "metrics", "containerPort": 9100, "hostPort": 9100} in container["ports"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == "9100"
+    flag = "--collector.textfile.directory="
+    (directory,) = [a.removeprefix(flag) for a in container["args"] if a.startswith(flag)]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts[directory]["readOnly"] and mounts["/host"]["readOnly"]
+    assert "--path.rootfs=/host" in container["args"]
+    textfile = _volumes(spec)[mounts[directory]["name"]]["hostPath"]
+    assert textfile == {"path": directory, "type": "DirectoryOrCreate"}
+    assert (
+        "node-exporter.yaml"
+        in yaml.safe_load((K8S / "kustomization.yaml").read_text())["resources"]
+    )

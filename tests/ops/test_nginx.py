@@ -1,19 +1,33 @@
-"""deploy/nginx/rag-chatbot.conf: ``nginx -t``, then real nginx in front of a real server.
+"""deploy/nginx: ``nginx -t`` on each file, then real nginx in front of a real server.
 
-How the shipped file is run on local ports: ``nginx_support.py``.
+The frontend's site (rag-chatbot.conf) alone, as Kubernetes runs it behind an ingress, and
+compose's chain: the edge (edge.conf, edge-tls.conf: HTTPS, the redirect) in front of the
+frontend, which serves the web UI's files and trusts the edge's X-Forwarded-For alone. How the
+files are run on local ports: ``nginx_support.py`` and ``edge_support.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import ssl
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from edge_support import (
+    EdgePorts,
+    nginx_test,
+    run_nginx,
+    write_edge,
+    write_frontend,
+)
 from nginx_support import CONF, NGINX, start_nginx, write_config
 from sse import sse_events
 from testing_secrets import TEST_JWT_SECRET
@@ -50,13 +64,28 @@ def test_nginx_rejects_a_broken_configuration(tmp_path: Path) -> None:
     assert checked.returncode != 0
 
 
+def test_the_edge_and_the_frontend_with_its_compose_additions_pass_nginx_t(
+    tmp_path: Path,
+) -> None:
+    web = ROOT / "src" / "rag_chatbot" / "web"
+    frontend = write_frontend(tmp_path / "frontend", 18000, 18080, web, "172.31.240.20")
+    checked = nginx_test(tmp_path / "frontend", frontend)
+    assert checked.returncode == 0, checked.stderr
+    for tls in (False, True):  # docker-compose.yml's edge, then docker-compose.prod.yml's
+        prefix = tmp_path / f"edge-{tls}"
+        config = write_edge(prefix, 18080, EdgePorts(18081, 18443, 18082), tls=tls)
+        checked = nginx_test(prefix, config)
+        assert checked.returncode == 0, checked.stderr
+
+
 def test_the_body_limit_matches_the_upload_limit_everywhere() -> None:
-    site = CONF.read_text()
-    limits = set(re.findall(r"client_max_body_size (\d+)m;", site))
     default = Settings.model_fields["max_upload_mb"].default
-    assert limits == {str(default + 1)}  # one MB of multipart framing on top
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert compose["services"]["backend"]["environment"]["MAX_UPLOAD_MB"] == str(default)
+    for conf in (CONF, ROOT / "deploy" / "nginx" / "edge.conf"):
+        limits = set(re.findall(r"client_max_body_size (\d+)m;", conf.read_text()))
+        assert limits == {str(default + 1)}, conf  # one MB of multipart framing on top
+    site = CONF.read_text()
+    compose_defaults = (ROOT / "deploy" / "compose" / "backend.env").read_text()
+    assert f"\nMAX_UPLOAD_MB={default}\n" in compose_defaults
     configmap = yaml.safe_load((ROOT / "deploy" / "k8s" / "configmap.yaml").read_text())
     assert configmap["data"]["MAX_UPLOAD_MB"] == str(default)
     ingress = yaml.safe_load((ROOT / "deploy" / "k8s" / "ingress.yaml").read_text())
@@ -68,11 +97,11 @@ def test_the_body_limit_matches_the_upload_limit_everywhere() -> None:
 
 
 @pytest.fixture(scope="module")
-def proxied(
+def backend(
     tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path
-) -> Iterator[tuple[str, Path]]:
-    """nginx (the shipped config) in front of `rag-chatbot serve` with the fixture corpus."""
-    from servers import free_port, ingest, start_server, stop
+) -> Iterator[tuple[int, Path]]:
+    """`rag-chatbot serve` with the fixture corpus: its port and its scratch directory."""
+    from servers import ingest, start_server, stop
 
     root = tmp_path_factory.mktemp("nginx")
     env = {
@@ -84,16 +113,25 @@ def proxied(
     }
     ingest(fixture_corpus, {**os.environ, **env})
     server, base = start_server(root, env)
-    port = free_port()
     try:
-        nginx = start_nginx(root / "nginx", int(base.rsplit(":", 1)[1]), port)
-        try:
-            yield f"http://127.0.0.1:{port}", root
-        finally:
-            nginx.terminate()
-            nginx.wait(timeout=30)
+        yield int(base.rsplit(":", 1)[1]), root
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="module")
+def proxied(backend: tuple[int, Path]) -> Iterator[tuple[str, Path]]:
+    """nginx (the shipped site) in front of the backend, as rag-frontend runs it."""
+    from servers import free_port
+
+    backend_port, root = backend
+    port = free_port()
+    nginx = start_nginx(root / "proxy", backend_port, port)
+    try:
+        yield f"http://127.0.0.1:{port}", root / "proxy"
+    finally:
+        nginx.terminate()
+        nginx.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -154,5 +192,101 @@ def test_oversized_uploads_and_floods_are_stopped_by_nginx(proxied: tuple[str, P
     assert statuses[0] == 200
     assert 429 in statuses  # 2 a second with a burst of 10, per address
     assert set(statuses) <= {200, 429}
-    log = (root / "nginx" / "logs" / "error.log").read_text()
+    log = (root / "logs" / "error.log").read_text()
     assert "limiting requests" in log
+
+
+@dataclass
+class Chain:
+    """compose's nginx -> frontend -> backend, on local ports."""
+
+    edge: EdgePorts
+    frontend: Path  # its prefix: logs/access.log
+    certificate: Path
+    backend_port: int
+
+
+@pytest.fixture(scope="module")
+def chain(backend: tuple[int, Path]) -> Iterator[Chain]:
+    """The edge with TLS in front of the frontend, whose static root lacks chat.css."""
+    from servers import free_port
+
+    backend_port, root = backend
+    # Outside pytest's private tree: nginx's workers (nobody, under root) must read the files.
+    web = Path(tempfile.mkdtemp(prefix="rag-frontend-web-"))
+    web.chmod(0o755)
+    shutil.copytree(ROOT / "src" / "rag_chatbot" / "web" / "static", web / "static")
+    (web / "static" / "css" / "chat.css").unlink()  # as an older frontend image would
+    frontend_port = free_port()
+    ports = EdgePorts(free_port(), free_port(), free_port())
+    # The edge connects from 127.0.0.1: the address the frontend is told to trust.
+    config = write_frontend(root / "frontend", backend_port, frontend_port, web, "127.0.0.1")
+    started = [run_nginx(root / "frontend", config, frontend_port)]
+    try:
+        edge = write_edge(root / "edge", frontend_port, ports)
+        started.append(run_nginx(root / "edge", edge, ports.http))
+        yield Chain(ports, root / "frontend", root / "edge" / "ssl" / "cert.pem", backend_port)
+    finally:
+        for process in started:
+            process.terminate()
+            process.wait(timeout=30)
+        shutil.rmtree(web, ignore_errors=True)
+
+
+def _https(chain: Chain, local: str = "127.0.0.1") -> httpx.Client:
+    trust = ssl.create_default_context(cafile=str(chain.certificate))
+    transport = httpx.HTTPTransport(verify=trust, local_address=local)
+    return httpx.Client(
+        transport=transport, base_url=f"https://127.0.0.1:{chain.edge.https}", timeout=30
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_https_at_the_edge_reaches_the_backend_and_plain_http_is_redirected(
+    chain: Chain,
+) -> None:
+    with _https(chain) as client:
+        health = client.get("/api/health")
+    assert health.status_code == 200 and health.json()["status"] == "healthy"
+    assert health.headers["strict-transport-security"].startswith("max-age=")
+    redirected = httpx.get(f"http://127.0.0.1:{chain.edge.redirect}/api/health?x=1", timeout=10)
+    assert redirected.status_code == 301
+    assert redirected.headers["location"] == "https://127.0.0.1/api/health?x=1"
+    local = httpx.get(f"http://127.0.0.1:{chain.edge.http}/api/health", timeout=10)
+    assert local.status_code == 200  # the host's own plain port, for smoke tests
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_frontend_counts_the_client_the_edge_saw(chain: Chain) -> None:
+    with _https(chain, local="127.0.0.5") as client:
+        forged = {"X-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7"}
+        assert client.get("/api/health", headers=forged).status_code == 200
+    last = (chain.frontend / "logs" / "access.log").read_text().splitlines()[-1]
+    assert last.split()[0] == "127.0.0.5"  # not the edge (127.0.0.1), not the forged one
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_frontend_serves_the_ui_files_and_asks_the_backend_for_missing_ones(
+    chain: Chain,
+) -> None:
+    static = ROOT / "src" / "rag_chatbot" / "web" / "static"
+    with _https(chain) as client:
+        script = client.get("/static/js/app.js?v=1")
+        widget = client.get("/widget.js")
+        missing_here = client.get("/static/css/chat.css")
+        nowhere = client.get("/static/js/nothing.js")
+    for response, source in ((script, "js/app.js"), (widget, "widget.js")):
+        assert response.status_code == 200
+        assert response.content == (static / source).read_bytes()
+        assert "javascript" in response.headers["content-type"]
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+        assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+        assert "x-request-id" not in response.headers  # nginx's own: the backend never saw it
+    assert missing_here.status_code == 200  # from the backend, which echoes the request id
+    assert missing_here.content == (static / "css" / "chat.css").read_bytes()
+    assert "x-request-id" in missing_here.headers
+    assert nowhere.status_code == 404
