@@ -218,7 +218,7 @@ def parse_rate(value: str) -> tuple[int, int]:
     return int(count), seconds
 
 
-_URL_EXAMPLES = "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB"
+_URL_EXAMPLES = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DB"
 # Backends and the drivers this build ships for them ("": the backend's default).
 _DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
 

@@ -11,19 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import sessionmaker
 
 from rag_chatbot.config import Settings
 from rag_chatbot.errors import ConfigError
 
 
+def driver_url(raw: str) -> URL:
+    """``raw`` with the driver we ship: ``postgresql://`` and ``postgres://`` (the forms psql
+    and pg_dump take, and the one we document) mean psycopg 3, not SQLAlchemy's default."""
+    url = make_url(raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
 def create_db_engine(settings: Settings) -> Engine:
     """Build the engine for ``settings``; SQLite gets WAL and foreign keys, others a pool."""
-    url = make_url(settings.resolved_database_url)
-    if url.drivername in ("postgresql", "postgres"):
-        # psycopg 3 is the driver we ship; a bare postgresql:// URL would ask for psycopg2.
-        url = url.set(drivername="postgresql+psycopg")
+    url = driver_url(settings.resolved_database_url)
     if url.get_backend_name() == "sqlite":
         prepare_sqlite_directory(settings)
         engine = create_engine(url, connect_args={"timeout": 30})

@@ -30,10 +30,11 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from filelock import FileLock, Timeout
 from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from rag_chatbot.db.engine import driver_url
 from rag_chatbot.db.models import Base
 from rag_chatbot.errors import ConfigError, ProviderUnavailable
 
@@ -79,7 +80,7 @@ def head_revision() -> str:
 
 def migration_engine(url: str) -> Engine:
     """A pool-less engine for running migrations on ``url`` (SQLite: its directory is made)."""
-    parsed = make_url(url)
+    parsed = driver_url(url)
     if parsed.get_backend_name() == "sqlite":
         if _sqlite_file(parsed.database) is not None:
             Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
