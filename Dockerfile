@@ -46,8 +46,9 @@ LABEL org.opencontainers.image.title="rag-chatbot" \
 # The PostgreSQL client (psql, pg_dump, pg_restore) for the operator's commands inside the
 # container, e.g. `psql "$DATABASE_URL"`. Debian bookworm ships version 15, the server's major
 # version in docker-compose.yml: pg_dump refuses a newer server than itself.
+# curl for the scripts' health and smoke checks run inside the container.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client \
+ && apt-get install -y --no-install-recommends postgresql-client curl \
  && rm -rf /var/lib/apt/lists/*
 # LOG_DIR: app.log and access.log, for logrotate and grep on the host (compose mounts the
 # host's /var/log/rag-chatbot there); the logs also go to stdout.
@@ -57,14 +58,17 @@ RUN groupadd --system --gid 10001 app \
  && chown app:app /data /var/log/rag-chatbot
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
-# alembic.ini lets operators run `alembic upgrade head` from /app, as from a checkout.
+# alembic.ini lets operators run `alembic upgrade head` from /app, as from a checkout; the
+# operator scripts run there too (`docker-compose exec backend ./scripts/backup-db.sh`).
 COPY alembic.ini /app/alembic.ini
+COPY scripts /app/scripts
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HF_HUB_OFFLINE=1 \
     DATA_DIR=/data \
     LOG_DIR=/var/log/rag-chatbot \
+    BACKUP_DIR=/data/backups \
     MODEL_CACHE_DIR=/opt/models \
     ENVIRONMENT=production
 WORKDIR /app

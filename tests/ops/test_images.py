@@ -114,6 +114,18 @@ def test_backend_carries_the_postgresql_client_of_the_composed_servers_version()
         assert client >= int(version.group(1)), (compose, image)
 
 
+def test_the_operator_scripts_run_inside_the_backend() -> None:
+    # `docker-compose exec backend ./scripts/backup-db.sh`: the scripts sit in the working
+    # directory, with what they call (curl, pg_dump) and a writable BACKUP_DIR on the volume.
+    backend = stages()["backend"]
+    assert ("COPY", "scripts /app/scripts") in backend
+    assert last(backend, "WORKDIR") == "/app"
+    install = next(a for k, a in backend if k == "RUN" and "apt-get install" in a)
+    assert "curl" in shlex.split(install.replace("&&", ";"))
+    env = " ".join(a for k, a in backend if k == "ENV")
+    assert "BACKUP_DIR=/data/backups" in env and "DATA_DIR=/data" in env
+
+
 def test_every_run_line_is_valid_shell() -> None:
     """Each RUN as /bin/sh -c would get it (after BuildKit's --flags), through shellcheck."""
     runs = [a for stage in stages().values() for k, a in stage if k == "RUN"]
