@@ -5,60 +5,137 @@ cd "$(dirname "$0")/.."
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/rollback.sh [--dry-run] compose|k8s
+Usage: scripts/rollback.sh [--dry-run] [--target compose|k8s] [--to VERSION] [ENVIRONMENT]
 
-compose  start the tag deployed before the current one (compose-tag.previous in
-         $DEPLOY_STATE_DIR, default .deploy/, written by scripts/deploy.sh) with
-         docker-compose.yml + docker-compose.prod.yml.
-k8s      `kubectl rollout undo` of rag-backend and rag-frontend in namespace rag-chatbot,
-         then wait for both.
---dry-run  print the commands instead of running them.
+Starts the release of ENVIRONMENT (production, staging or development; default:
+$DEPLOY_ENVIRONMENT, else production) deployed before the current one, on the target
+(default: $DEPLOY_TARGET, else compose), as scripts/deploy.sh recorded them in
+$DEPLOY_STATE_DIR/TARGET-ENVIRONMENT.versions (default .deploy/). The record then names
+that release as current, so a second rollback goes one release further back.
+
+compose  RAG_CHATBOT_TAG=<release> docker-compose -f docker-compose.prod.yml (development:
+         docker-compose.yml) up -d --remove-orphans
+k8s      `kubectl set image` of rag-backend and rag-frontend to <release>, then rollout status,
+         in namespace rag-chatbot (production) or rag-chatbot-ENVIRONMENT (K8S_NAMESPACE
+         overrides); with no earlier release recorded, `kubectl rollout undo` (Kubernetes' own
+         previous revision) instead.
+Then GET $SMOKE_URL/api/health until it answers (DEPLOY_HEALTH_TIMEOUT, default 180 s;
+compose's SMOKE_URL defaults to http://127.0.0.1:${HTTP_PORT:-8080}); exit 1 if it does not.
+
+--to VERSION  start VERSION rather than the previous release (scripts/deploy.sh uses it to
+              return to the release that ran before a failed deploy); it becomes the
+              current one in the record.
+--dry-run     print the commands instead of running them; the record is not changed.
+The older form `scripts/rollback.sh compose|k8s` rolls back production there.
 
 Migrations stay applied. If the release being undone migrated the schema, the older code
 refuses to start on it ("unknown revision"): first run, with the NEWER image,
-`rag-chatbot db current` and `alembic downgrade <previous revision>` — or restore the backup
-taken before the release (docs/runbook.md, "Roll back a release").
+`rag-chatbot db current` and `alembic downgrade <previous revision>` — or restore the
+backup scripts/deploy.sh took before the release (scripts/restore-db.sh FILE).
 USAGE
 }
 
 dry=0
+to=""
+target="${DEPLOY_TARGET:-compose}"
+environment="${DEPLOY_ENVIRONMENT:-production}"
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --dry-run) dry=1; shift ;;
+    --target|--to)
+      [ $# -ge 2 ] || { echo "rollback.sh: $1 needs a value" >&2; exit 2; }
+      if [ "$1" = --to ]; then to="$2"; else target="$2"; fi
+      shift 2 ;;
     -*) echo "rollback.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
-    *) break ;;
+    compose|k8s) target="$1"; shift ;;
+    *) environment="$1"; shift ;;
   esac
 done
-[ $# -eq 1 ] || { usage >&2; exit 2; }
-
-state="${DEPLOY_STATE_DIR:-.deploy}"
+case "$environment" in
+  production|staging|development) ;;
+  *) echo "rollback.sh: ENVIRONMENT must be production, staging or development, not '$environment'" >&2; exit 2 ;;
+esac
+case "$target" in
+  compose|k8s) ;;
+  *) echo "rollback.sh: target must be compose or k8s, not '$target'" >&2; exit 2 ;;
+esac
+if [ -n "$to" ] && ! [[ "$to" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+  echo "rollback.sh: bad VERSION '$to'" >&2; exit 2
+fi
 
 run() {
   if [ "$dry" -eq 1 ]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
 }
 
-case "$1" in
+state="${DEPLOY_STATE_DIR:-.deploy}"
+record="$state/$target-$environment.versions"
+releases=()
+[ -f "$record" ] && mapfile -t releases < <(cut -d' ' -f1 "$record")
+count=${#releases[@]}
+current=""
+[ "$count" -eq 0 ] || current="${releases[count-1]}"
+if [ -n "$to" ]; then
+  release="$to"
+elif [ "$count" -ge 2 ]; then
+  release="${releases[count-2]}"
+elif [ "$target" = k8s ]; then
+  release=""  # Kubernetes still knows the revision before the current one
+else
+  echo "rollback.sh: no previous release of $environment recorded in $record" >&2
+  exit 1
+fi
+backend_image="${RAG_CHATBOT_IMAGE:-registry.example.com/rag-chatbot}"
+frontend_image="${RAG_CHATBOT_FRONTEND_IMAGE:-registry.example.com/rag-chatbot-frontend}"
+if [ "$environment" = production ]; then namespace="${K8S_NAMESPACE:-rag-chatbot}"; else namespace="${K8S_NAMESPACE:-rag-chatbot-$environment}"; fi
+
+case "$target" in
   compose)
-    [ -f "$state"/compose-tag.previous ] || {
-      echo "rollback.sh: no previous release recorded in $state/compose-tag.previous" >&2; exit 1; }
-    previous=$(cat "$state"/compose-tag.previous)
-    export RAG_CHATBOT_TAG="$previous"
-    [ "$dry" -eq 1 ] && echo "+ export RAG_CHATBOT_TAG=$previous"
-    run docker-compose -f docker-compose.yml -f docker-compose.prod.yml up -d --remove-orphans
-    if [ "$dry" -eq 0 ]; then
-      cp "$state"/compose-tag "$state"/compose-tag.undone 2>/dev/null || true
-      echo "$previous" > "$state"/compose-tag
-    fi
-    echo "rollback.sh: running $previous"
+    compose_file=docker-compose.prod.yml
+    [ "$environment" = development ] && compose_file=docker-compose.yml
+    compose=(docker-compose -f "$compose_file")
+    export RAG_CHATBOT_IMAGE="$backend_image" RAG_CHATBOT_FRONTEND_IMAGE="$frontend_image"
+    export RAG_CHATBOT_TAG="$release"
+    [ "$dry" -eq 1 ] && echo "+ export RAG_CHATBOT_IMAGE=$backend_image RAG_CHATBOT_FRONTEND_IMAGE=$frontend_image RAG_CHATBOT_TAG=$release"
+    run "${compose[@]}" up -d --remove-orphans
+    url="${SMOKE_URL:-http://127.0.0.1:${HTTP_PORT:-8080}}"
     ;;
   k8s)
     for deployment in rag-backend rag-frontend; do
-      run kubectl -n rag-chatbot rollout undo "deployment/$deployment"
+      if [ -z "$release" ]; then
+        run kubectl -n "$namespace" rollout undo "deployment/$deployment"
+      elif [ "$deployment" = rag-backend ]; then
+        run kubectl -n "$namespace" set image "deployment/$deployment" "backend=$backend_image:$release"
+      else
+        run kubectl -n "$namespace" set image "deployment/$deployment" "frontend=$frontend_image:$release"
+      fi
     done
     for deployment in rag-backend rag-frontend; do
-      run kubectl -n rag-chatbot rollout status "deployment/$deployment" --timeout=600s
+      run kubectl -n "$namespace" rollout status "deployment/$deployment" --timeout=600s
     done
+    url="${SMOKE_URL:-}"
     ;;
-  *) echo "rollback.sh: target must be compose or k8s, not '$1'" >&2; exit 2 ;;
 esac
+
+if [ -n "$url" ] && [ "$dry" -eq 0 ]; then
+  deadline=$((SECONDS + ${DEPLOY_HEALTH_TIMEOUT:-180}))
+  until curl -fs --max-time 5 -o /dev/null "${url%/}/api/health"; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "rollback.sh: ${release:-the previous revision} started, but ${url%/}/api/health does not answer" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+  echo "rollback.sh: ${url%/}/api/health answers"
+fi
+
+if [ "$dry" -eq 0 ]; then
+  mkdir -p "$state"
+  if [ -z "$to" ] && [ "$count" -ge 1 ]; then
+    # The undone release leaves the record: the one before it is current again.
+    sed -i '$d' "$record"
+  elif [ -n "$to" ] && [ "$to" != "$current" ]; then
+    echo "$to $(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$record"
+  fi
+fi
+echo "rollback.sh: $environment ($target) now runs ${release:-the previous Kubernetes revision}"

@@ -23,6 +23,7 @@ from rag_chatbot.cli.failures import (
     set_debug,
     unexpected,
 )
+from rag_chatbot.cli.maintenance import index_app, sessions_app, vacuum
 from rag_chatbot.cli.progress import IngestBar
 from rag_chatbot.cli.render import (
     answer_json,
@@ -32,6 +33,7 @@ from rag_chatbot.cli.render import (
     print_report,
     search_json,
 )
+from rag_chatbot.cli.reports import report_app
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
 from rag_chatbot.errors import InvalidInput
@@ -311,3 +313,7 @@ def _project_docs() -> Path:
 # Operations (rag_chatbot.ops), listed after the everyday commands.
 app.command()(backup)
 app.command()(restore)
+app.add_typer(sessions_app, name="sessions")
+app.add_typer(index_app, name="index")
+app.add_typer(report_app, name="report")
+db_app.command("vacuum")(vacuum)
