@@ -235,3 +235,22 @@ def test_log_percentiles_are_exact_nearest_ranks() -> None:
     assert exact_percentile(0.99, values) == 99
     assert exact_percentile(0.99, [7.0]) == 7
     assert exact_percentile(0.5, []) is None
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_json_logs_give_the_same_figures(tmp_path: Path, fixture_corpus: Path) -> None:
+    env = {**deployment(tmp_path, fixture_corpus), "LOG_FORMAT": "json"}
+    with serving(tmp_path, env) as base:
+        for _ in range(5):
+            assert httpx.get(f"{base}/api/documents", timeout=10).status_code == 200
+        for _ in range(2):
+            assert httpx.get(f"{base}/api/documents/gone", timeout=10).status_code == 404
+        report = _report({"base": base, "env": env})
+    first = (Path(env["LOG_DIR"]) / "app.log").read_text().splitlines()[0]
+    assert json.loads(first)["timestamp"]  # the service did write JSON
+    logs, metrics = _by_route(report["logs"]), _by_route(report["metrics"])
+    assert logs[("GET", "/api/documents")]["requests"] == 5
+    assert logs[("GET", "/api/documents/{document_id}")]["client_errors"] == 2
+    for key in (("GET", "/api/documents"), ("GET", "/api/documents/{document_id}")):
+        assert logs[key]["requests"] == metrics[key]["requests"]
