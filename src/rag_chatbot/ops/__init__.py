@@ -22,5 +22,5 @@ Reports and upkeep (``rag-chatbot report``, ``sessions prune``, ``index compact`
 - ``scrape``, ``logstats``, ``performance``: the performance report, from /api/metrics and logs.
 - ``capacity``: sizes, growth and headroom.
 - ``retention``: deleting idle conversations; ``compaction``: index compaction, database vacuum.
-- ``target``: which deployment a command acts on.
+- ``target``: what a restore target already holds (a restore refuses one that holds data).
 """
