@@ -20,7 +20,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path
 ) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("server")
-    env = {"DATA_DIR": str(root / "data"), "LOG_DIR": str(root / "logs")}
+    # The log checks below read JSON lines.
+    env = {"DATA_DIR": str(root / "data"), "LOG_DIR": str(root / "logs"), "LOG_FORMAT": "json"}
     ingest(fixture_corpus, {**os.environ, **env})
     process, base = start_server(root, env)
     yield base, root / "logs"

@@ -108,6 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path) -> It
         **os.environ,
         "DATA_DIR": str(data),
         "LOG_DIR": str(root / "logs"),
+        "LOG_FORMAT": "json",  # the access log's "pid" tells which worker answered
         "ADMIN_TOKEN": TEST_ADMIN_TOKEN,  # uploads are the operator's
         "RATE_LIMIT_CHAT": "100000/minute",  # the limits have tests of their own
         "RATE_LIMIT_DEFAULT": "100000/minute",

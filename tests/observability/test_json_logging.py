@@ -1,4 +1,4 @@
-"""configure_logging: JSON lines, request ids, redaction, file routing and logrotate."""
+"""LOG_FORMAT=json: JSON lines, request ids, redaction, file routing, reopening after rotation."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _lines(path: Path) -> list[dict[str, object]]:
 
 
 def test_json_line_has_standard_fields_extra_fields_and_request_id(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
     token = request_id_var.set("req-123")
     try:
         log.info("document ingested", extra={"document_id": 7, "chunks": 12})
@@ -44,7 +44,7 @@ def test_json_line_has_standard_fields_extra_fields_and_request_id(tmp_path: Pat
 
 
 def test_level_filters_and_unknown_level_is_refused(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "warning")
+    configure_logging(tmp_path, "warning", "json")
     log.info("too quiet")
     log.warning("loud enough")
     assert [line["event"] for line in _lines(tmp_path / "app.log")] == ["loud enough"]
@@ -53,7 +53,7 @@ def test_level_filters_and_unknown_level_is_refused(tmp_path: Path) -> None:
 
 
 def test_secret_fields_are_masked_and_counts_are_kept(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
     log.info(
         "provider configured",
         extra={
@@ -74,7 +74,7 @@ def test_secret_fields_are_masked_and_counts_are_kept(tmp_path: Path) -> None:
 
 
 def test_secrets_in_messages_arguments_and_tracebacks_are_masked(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
     log.warning("upstream refused Authorization: Bearer eyJhbGciOi.payload.sig")
     log.warning("key %s rejected for %s", "sk-proj-AbCdEf1234567890", "postgresql://app:pw9@db/x")
     log.warning("retrying with password=hunter2 and api_key: 'k-777'")
@@ -98,7 +98,7 @@ def test_redact_text_leaves_ordinary_text_alone() -> None:
 
 
 def test_access_logger_goes_to_access_log_only(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
     logging.getLogger(ACCESS_LOGGER).info("http_request", extra={"status": 200})
     log.info("app event")
     assert [line["event"] for line in _lines(tmp_path / "access.log")] == ["http_request"]
@@ -106,7 +106,7 @@ def test_access_logger_goes_to_access_log_only(tmp_path: Path) -> None:
 
 
 def test_stderr_gets_every_record_as_json(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(None, "INFO")
+    configure_logging(None, "INFO", "json")
     logging.getLogger(ACCESS_LOGGER).info("http_request")
     log.info("app event", extra={"n": 1})
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
@@ -114,8 +114,8 @@ def test_stderr_gets_every_record_as_json(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_configuring_twice_does_not_duplicate_lines(tmp_path: Path) -> None:
-    configure_logging(tmp_path, "INFO")
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
+    configure_logging(tmp_path, "INFO", "json")
     log.info("once")
     assert len(_lines(tmp_path / "app.log")) == 1
     owned = [h for h in logging.getLogger().handlers if getattr(h, "_rag_chatbot_handler", False)]
@@ -124,7 +124,7 @@ def test_configuring_twice_does_not_duplicate_lines(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("rotation", ["rename", "remove"])
 def test_log_files_are_reopened_after_logrotate(tmp_path: Path, rotation: str) -> None:
-    configure_logging(tmp_path, "INFO")
+    configure_logging(tmp_path, "INFO", "json")
     app_log = tmp_path / "app.log"
     log.info("before rotation")
     if rotation == "rename":

@@ -1,9 +1,11 @@
-"""ObservabilityMiddleware on a real FastAPI app: route labels, request ids, access log, SSE."""
+"""ObservabilityMiddleware on a real FastAPI app: route labels, request ids, log lines, SSE."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, BackgroundTasks, FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import REGISTRY
@@ -45,6 +47,11 @@ def _build_app(static_dir: Path) -> FastAPI:
     app = FastAPI()
     # Nested include prefixes: FastAPI >= 0.16x leaves only "/items/{item_id}" in scope["route"].
     app.include_router(api, prefix="/api")
+
+    @app.get("/later")
+    def later(tasks: BackgroundTasks) -> dict[str, str]:
+        tasks.add_task(time.sleep, 0.5)
+        return {"queued": "yes"}
 
     @app.get("/boom")
     def boom() -> None:
@@ -119,11 +126,23 @@ async def test_request_id_is_echoed_when_sane_and_generated_otherwise(
     for bad in ("has space", "x" * 65, "semi;colon", ""):
         response = await client.get("/api/v1/items/1", headers={"X-Request-ID": bad})
         generated = response.headers["X-Request-ID"]
-        assert generated != bad and len(generated) == 32 and int(generated, 16) >= 0
+        assert generated != bad and _MINTED.fullmatch(generated)
 
     fresh = await client.get("/no/such/page")
-    assert len(fresh.headers["X-Request-ID"]) == 32
+    assert _MINTED.fullmatch(fresh.headers["X-Request-ID"])
     assert request_id_var.get() is None
+
+
+# No digits (never "401" or "403" in access.log) and no vowels (never "error" or "auth").
+_MINTED = re.compile(r"[bcdfghjklmnpqrstvwxz]{26}")
+
+
+def test_minted_request_ids_are_unique_and_spell_nothing() -> None:
+    from rag_chatbot.observability.middleware import new_request_id
+
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(_MINTED.fullmatch(i) for i in ids)
 
 
 @pytest.mark.usefixtures("isolated_logging")
@@ -131,7 +150,7 @@ async def test_access_log_line_and_app_log_carry_the_request_id(
     client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     logs = tmp_path / "logs"
-    configure_logging(logs, "INFO")
+    configure_logging(logs, "INFO", "json")
     response = await client.get("/api/v1/items/7?token=s3cr3t&q=1", headers={"X-Request-ID": "r-1"})
     assert response.status_code == 200
 
@@ -150,6 +169,48 @@ async def test_access_log_line_and_app_log_carry_the_request_id(
     app_lines = [json.loads(line) for line in (logs / "app.log").read_text().splitlines()]
     (app_line,) = [line for line in app_lines if line["logger"] == app_log.name]
     assert app_line == {**app_line, "event": "item served", "item_id": 7, "request_id": "r-1"}
+    (timed,) = [line for line in app_lines if line["logger"] == "rag_chatbot.http"]
+    assert timed["event"] == "response_time" and timed["request_id"] == "r-1"
+    assert {k: timed[k] for k in ("method", "path", "route", "status")} == {
+        "method": "GET",
+        "path": "/api/v1/items/7",
+        "route": "/api/v1/items/{item_id}",
+        "status": 200,
+    }
+    assert timed["duration_ms"] == access["duration_ms"]
+
+
+@pytest.mark.usefixtures("isolated_logging")
+async def test_text_lines_of_a_request_in_app_log_and_access_log(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    logs = tmp_path / "logs"
+    configure_logging(logs, "INFO", "text")
+    response = await client.get("/api/v1/items/7?token=s3cr3t", headers={"X-Request-ID": "r-2"})
+    assert response.status_code == 200
+    await client.get("/sub/pages/a%20b%22c")
+
+    ts = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"
+    lines = (logs / "app.log").read_text(encoding="utf-8").splitlines()
+    item, timed, page = [line for line in lines if " INFO httpx " not in line]  # the client's
+    assert re.fullmatch(
+        ts + r"\.\d{3}Z INFO rag_chatbot.tests.endpoint \"item served\" "
+        r"item_id=7 request_id=r-2",
+        item,
+    )
+    assert re.fullmatch(
+        ts + r"\.\d{3}Z INFO rag_chatbot.http response_time \d+ method=GET path=/api/v1/items/7 "
+        r"route=/api/v1/items/\{item_id\} status=200 request_id=r-2",
+        timed,
+    )
+    assert 'path="/sub/pages/a b\\"c" route=/sub/pages/{page} status=200' in page
+    access, encoded = (logs / "access.log").read_text(encoding="utf-8").splitlines()
+    assert "s3cr3t" not in access
+    assert re.fullmatch(ts + r'Z 127.0.0.1 "GET /api/v1/items/7 HTTP/1.1" 200 \d+ r-2', access)
+    assert access.split()[6] == timed.split()[4]  # the same whole milliseconds
+    assert re.fullmatch(
+        ts + r'Z 127.0.0.1 "GET /sub/pages/a%20b%22c HTTP/1.1" 200 \d+ \w+', encoded
+    )
 
 
 async def test_streamed_chunks_are_forwarded_before_the_body_ends(tmp_path: Path) -> None:
@@ -255,3 +316,15 @@ async def test_lifespan_of_a_real_app_runs_through_the_middleware() -> None:
     )
     assert started == [True]
     assert replies == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+@pytest.mark.usefixtures("isolated_logging")
+async def test_response_time_ends_with_the_response_not_its_background_tasks(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    configure_logging(tmp_path, "INFO", "json")
+    started = time.perf_counter()
+    assert (await client.get("/later")).status_code == 200
+    assert time.perf_counter() - started >= 0.5  # the test client waits for the task too
+    (access,) = [json.loads(line) for line in (tmp_path / "access.log").read_text().splitlines()]
+    assert access["duration_ms"] < 400

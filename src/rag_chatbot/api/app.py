@@ -172,7 +172,7 @@ def app_from_environment() -> FastAPI:
     from rag_chatbot.observability.logging import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_dir, settings.log_level)
+    configure_logging(settings.log_dir, settings.log_level, settings.log_format)
     container = build_container(settings)
     container.pipeline.publish_index_size()
     app = create_app(container, owns_container=True)

@@ -1,16 +1,18 @@
-"""JSON-lines logging with request ids and secret redaction.
+"""Logging with request ids and secret redaction, as text lines or JSON lines.
 
-``configure_logging(log_dir, level)`` installs, on the root logger:
+``configure_logging(log_dir, level, log_format)`` installs, on the root logger:
 
 - stderr: every record;
 - ``LOG_DIR/app.log``: every record except the access log;
 - ``LOG_DIR/access.log``: only the logger ``rag_chatbot.access`` (one line a request).
 
-Each line is one JSON object: ``timestamp`` (ISO-8601, UTC), ``level``, ``logger``, ``event``
-(the message), ``pid`` (which worker of ``serve --workers N`` wrote it), ``request_id`` when the
-current request has one, every ``extra={...}`` field, and ``exception`` when there is a
-traceback. Files use ``WatchedFileHandler``: after logrotate
-renames or removes a file, the next record reopens it by name, so no copytruncate is needed.
+``log_format`` (``LOG_FORMAT``) is ``text`` (the default: ``log_text`` describes the lines the
+runbook's grep and awk read) or ``json``: one JSON object a line, for log shippers, with
+``timestamp`` (ISO-8601, UTC), ``level``, ``logger``, ``event`` (the message), ``pid`` (which
+worker of ``serve --workers N`` wrote it), ``request_id`` when the current request has one,
+every ``extra={...}`` field, and ``exception`` when there is a traceback. Files use
+``WatchedFileHandler``: after logrotate renames or removes a file, the next record reopens it
+by name, so no copytruncate is needed (``deploy/logrotate/rag-chatbot``).
 
 Every handler redacts secrets before formatting: values of fields named like a password,
 secret, token, API key, authorization or cookie, and bearer tokens, ``sk-...`` keys,
@@ -26,22 +28,29 @@ import logging.handlers
 import re
 import sys
 from collections.abc import Mapping
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
-ACCESS_LOGGER = "rag_chatbot.access"
-MASK = "***"
+from rag_chatbot.observability.log_context import ACCESS_LOGGER, extra_fields, request_id_var
+from rag_chatbot.observability.log_text import TextFormatter
 
-request_id_var: ContextVar[str | None] = ContextVar("rag_chatbot_request_id", default=None)
+__all__ = [
+    "ACCESS_LOGGER",
+    "LOG_FORMATS",
+    "MASK",
+    "JsonFormatter",
+    "RedactionFilter",
+    "configure_logging",
+    "redact_text",
+    "request_id_var",
+]
+
+MASK = "***"
+LOG_FORMATS = ("text", "json")
 
 # Marks our handlers so a second configure_logging replaces them instead of adding more.
 _OWNED = "_rag_chatbot_handler"
-
-# Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_BLANK_RECORD = logging.LogRecord("", logging.INFO, "", 0, "", None, None)
 _REDACTED = "_rag_chatbot_redacted"  # set on a record once its secrets are masked
-_RECORD_FIELDS = frozenset(_BLANK_RECORD.__dict__) | {"message", "asctime", "taskName", _REDACTED}
 
 # "tokens" / "max_tokens" / "tokenizer" are counts and names, not credentials.
 _SENSITIVE_KEY = re.compile(
@@ -104,8 +113,8 @@ class RedactionFilter(logging.Filter):
         except (TypeError, ValueError):
             message = str(record.msg)
         record.msg, record.args = redact_text(message), None
-        for key in [k for k in record.__dict__ if k not in _RECORD_FIELDS]:
-            record.__dict__[key] = _redact_value(key, record.__dict__[key])
+        for key, value in list(extra_fields(record)):
+            record.__dict__[key] = _redact_value(key, value)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -141,8 +150,8 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id is not None:
             entry["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_FIELDS and key not in entry:
+        for key, value in extra_fields(record):
+            if key not in entry:
                 entry[key] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
@@ -153,15 +162,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(log_dir: Path | None, level: str) -> None:
-    """Install the JSON handlers on the root logger, replacing any from an earlier call.
+def configure_logging(log_dir: Path | None, level: str, log_format: str = "text") -> None:
+    """Install the handlers on the root logger, replacing any from an earlier call.
 
-    ``level`` is a standard level name (``LOG_LEVEL``); an unknown name raises ``ValueError``.
-    ``log_dir`` (``LOG_DIR``) is created when missing; ``None`` logs to stderr only.
+    ``level`` is a standard level name (``LOG_LEVEL``), ``log_format`` one of ``LOG_FORMATS``
+    (``LOG_FORMAT``); an unknown one raises ``ValueError``. ``log_dir`` (``LOG_DIR``) is
+    created when missing; ``None`` logs to stderr only.
     """
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"LOG_LEVEL: unknown level {level!r}")
+    if log_format.lower() not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT: unknown format {log_format!r}; use text or json")
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, _OWNED, False)]:
         root.removeHandler(handler)
@@ -176,7 +188,10 @@ def configure_logging(log_dir: Path | None, level: str) -> None:
         access_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=True))
         handlers += [app_log, access_log]
 
-    formatter, redaction = JsonFormatter(), RedactionFilter()
+    formatter: logging.Formatter = (
+        JsonFormatter() if log_format.lower() == "json" else TextFormatter()
+    )
+    redaction = RedactionFilter()
     for handler in handlers:
         handler.addFilter(redaction)
         handler.setFormatter(formatter)

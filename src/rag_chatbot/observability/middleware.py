@@ -1,4 +1,4 @@
-"""ObservabilityMiddleware: request ids, HTTP metrics and the access log, as pure ASGI.
+"""ObservabilityMiddleware: request ids, HTTP metrics and the per-request log lines, as pure ASGI.
 
 Pure ASGI rather than ``BaseHTTPMiddleware`` so streamed responses (SSE) pass through chunk by
 chunk, unbuffered. Add it last (``app.add_middleware(ObservabilityMiddleware)``) so it is the
@@ -8,17 +8,26 @@ Metrics are labelled with the route *template* (``/api/sessions/{session_id}``),
 raw path, so label cardinality stays bounded; requests no route matched get ``<unmatched>``.
 Responses produced outside it (Starlette's ``ServerErrorMiddleware`` for an unhandled
 exception) are counted as 500 but carry no ``X-Request-ID`` header.
+
+Each request writes two lines (contract, ``log_text``): ``response_time`` on the logger
+``rag_chatbot.http`` (app.log) and ``http_request`` on ``rag_chatbot.access`` (access.log).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from rag_chatbot.observability.logging import ACCESS_LOGGER, request_id_var
+from rag_chatbot.observability.log_context import (
+    ACCESS_LOGGER,
+    HTTP_LOGGER,
+    HTTP_VERSION_HINT,
+    client_address_var,
+    request_id_var,
+)
 from rag_chatbot.observability.metrics import UNMATCHED_ROUTE, record_http_request
 
 if TYPE_CHECKING:  # only the ASGI type aliases: the middleware itself needs no Starlette
@@ -31,16 +40,24 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Anything else becomes OTHER: a client must not be able to mint new label values.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# The ids this service makes: lower-case consonants, ~112 bits. No digits, so an id never
+# reads as a status to `grep "401\|403" access.log`; no vowels, so it never spells a word
+# the runbook greps for ("error", "auth").
+_ID_ALPHABET = "bcdfghjklmnpqrstvwxz"
+_ID_LENGTH = 26
+
 access_log = logging.getLogger(ACCESS_LOGGER)
+http_log = logging.getLogger(HTTP_LOGGER)
 
 
 class ObservabilityMiddleware:
     """Wraps an ASGI app; HTTP requests get an id, metrics and one access-log line.
 
     The request id is the incoming ``X-Request-ID`` when it is 1-64 characters of
-    ``[A-Za-z0-9._-]``, else a new uuid4 hex. It is set in ``request_id_var`` for the
-    request's duration and echoed in the response's ``X-Request-ID`` header. Websocket
-    and lifespan scopes pass through untouched.
+    ``[A-Za-z0-9._-]``, else a new one (``new_request_id``). It is set in ``request_id_var``
+    (and the client's address in ``client_address_var``) for the request's duration and
+    echoed in the response's ``X-Request-ID`` header. The duration runs from the request's
+    arrival to its response's last byte. Websocket and lifespan scopes pass through untouched.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -54,9 +71,10 @@ class ObservabilityMiddleware:
         root_path = scope.get("root_path", "")
         started = time.perf_counter()
         status: int | None = None
+        finished: float | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, finished
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 headers = [
@@ -67,14 +85,22 @@ class ObservabilityMiddleware:
                 headers.append((_HEADER_KEY, request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                # The last byte is handed over: the response time ends here, not after the
+                # background tasks (an upload's indexing) that run before the app returns.
+                finished = time.perf_counter()
 
+        client = scope.get("client")
         token = request_id_var.set(request_id)
+        client_token = client_address_var.set(client[0] if client else None)
         try:
             await self.app(scope, receive, send_with_id)
         finally:
             # An exception before the response started becomes a 500 further out.
             final_status = 500 if status is None else status
-            _record(scope, root_path, request_id, final_status, time.perf_counter() - started)
+            ended = time.perf_counter() if finished is None else finished
+            _record(scope, root_path, request_id, final_status, ended - started)
+            client_address_var.reset(client_token)
             request_id_var.reset(token)
 
 
@@ -85,7 +111,14 @@ def _request_id(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    """A fresh request id: 26 random letters of ``_ID_ALPHABET`` (see there why)."""
+    return "".join(
+        _ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in secrets.token_bytes(_ID_LENGTH)
+    )
 
 
 def _record(scope: Scope, root_path: str, request_id: str, status: int, seconds: float) -> None:
@@ -94,18 +127,32 @@ def _record(scope: Scope, root_path: str, request_id: str, status: int, seconds:
     route = route_template(scope, root_path)
     record_http_request(method_label, route, status, seconds)
     client = scope.get("client")
+    # scope["path"] never includes the query string, which may carry tokens.
+    path = scope.get("path", "")
+    duration_ms = round(seconds * 1000, 2)
+    http_log.info(
+        "response_time",
+        extra={
+            "duration_ms": duration_ms,
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "request_id": request_id,
+        },
+    )
     access_log.log(
         logging.WARNING if status >= 500 else logging.INFO,
         "http_request",
         extra={
             "method": method,
-            # scope["path"] never includes the query string, which may carry tokens.
-            "path": scope.get("path", ""),
+            "path": path,
             "route": route,
             "status": status,
-            "duration_ms": round(seconds * 1000, 2),
+            "duration_ms": duration_ms,
             "request_id": request_id,
             "client": client[0] if client else None,
+            HTTP_VERSION_HINT: scope.get("http_version", "1.1"),
         },
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter, Response
@@ -14,9 +15,11 @@ from rag_chatbot.api.security import PrincipalDep, UserDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.auth.service import AccessClaims, TokenPair
 from rag_chatbot.auth.users import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, UsernameTaken
-from rag_chatbot.errors import Forbidden, Unauthorized
+from rag_chatbot.errors import Forbidden, RateLimited, Unauthorized
+from rag_chatbot.observability.log_context import AUTH_LOGGER, client_address_var
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+auth_log = logging.getLogger(AUTH_LOGGER)
 
 
 class Credentials(StorableBody):
@@ -83,14 +86,35 @@ async def register(body: Registration, container: ContainerDep) -> UserOut:
 @router.post("/login", response_model=TokenOut, responses=errors(401, 503))
 async def login(body: Credentials, container: ContainerDep) -> TokenOut:
     """Trade a user name and password for an access token and a refresh token."""
-    pair = await run_in_threadpool(container.auth.login, body.username, body.password)
+    try:
+        pair = await run_in_threadpool(container.auth.login, body.username, body.password)
+    except (Unauthorized, RateLimited) as exc:
+        _log_refusal("login", body.username.strip().lower(), exc)
+        raise
     return _tokens(pair)
 
 
 @router.post("/refresh", response_model=TokenOut, responses=errors(401, 503))
 async def refresh(body: RefreshRequest, container: ContainerDep) -> TokenOut:
     """Trade a refresh token for a new pair; each refresh token works once."""
-    return _tokens(await run_in_threadpool(container.auth.refresh, body.refresh_token))
+    try:
+        return _tokens(await run_in_threadpool(container.auth.refresh, body.refresh_token))
+    except Unauthorized as exc:
+        _log_refusal("refresh", None, exc)  # a refused token's user may be forged: none
+        raise
+
+
+def _log_refusal(action: str, user: str | None, exc: Exception) -> None:
+    """One ``auth_failed`` line (contract): what was refused, to whom, from where, and why."""
+    auth_log.warning(
+        "auth_failed",
+        extra={
+            "action": action,
+            "user": user,
+            "client": client_address_var.get(),
+            "reason": str(exc),
+        },
+    )
 
 
 @router.post("/logout", status_code=204)

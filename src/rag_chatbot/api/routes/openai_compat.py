@@ -13,6 +13,7 @@ Errors have the API's usual fields plus OpenAI's ``error`` object, which OpenAI 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -37,6 +38,8 @@ from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
+
+log = logging.getLogger(__name__)
 
 MODEL_ID = "rag-chatbot"
 MAX_MESSAGES = 100
@@ -153,6 +156,7 @@ async def chat_completions(
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not body.stream:
         answer = await threads.run(lambda: _answer(container, question, history))
+        _log_question(answer, stream=False)
         return _completion(completion_id, answer)
     items = await threads.run(lambda: _stream(container, question, history))
     return StreamingResponse(
@@ -194,6 +198,20 @@ def _answer(container: Container, question: str, history: list[Turn]) -> Answer:
 def _stream(container: Container, question: str, history: list[Turn]) -> Iterator[StreamItem]:
     query = container.rewriter.rewrite(question, history)
     return container.answerer.stream(question, retrieval_query=query, history=history)
+
+
+def _log_question(answer: Answer, *, stream: bool) -> None:
+    """One ``chat_request`` line a question answered, as ``/api/chat`` writes (contract)."""
+    log.info(
+        "chat_request",
+        extra={
+            "api": "openai",
+            "stream": stream,
+            "grounded": answer.grounded,
+            "citations": len(answer.citations),
+            "generator": answer.generator,
+        },
+    )
 
 
 def _cited(answer: Answer) -> dict[str, Any]:
@@ -245,6 +263,7 @@ def _chunks(completion_id: str, items: Iterator[StreamItem]) -> Iterator[str]:
             elif isinstance(item, Restart):
                 yield chunk({"content": RESTART_NOTE})
             else:
+                _log_question(item, stream=True)
                 yield chunk({}, "stop", **_cited(item))
     except Exception as exc:  # the response has started: OpenAI's in-stream error
         body = stream_error(exc)
