@@ -1,6 +1,7 @@
-"""Observability: JSON logs, Prometheus metrics and the HTTP middleware that feeds both.
+"""Observability: text or JSON logs, Prometheus metrics and the HTTP middleware that feeds both.
 
-- ``logging``: ``configure_logging(log_dir, level)``, ``request_id_var``, secret redaction.
+- ``logging``: ``configure_logging(log_dir, level, log_format)``, secret redaction;
+  ``log_text``: the text lines; ``log_context``: request id and client address.
 - ``metrics``: every Prometheus metric, ``render_latest()``, multiprocess set-up helpers.
 - ``middleware``: ``ObservabilityMiddleware`` (request id, HTTP metrics, access log).
 

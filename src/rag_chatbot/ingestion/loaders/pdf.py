@@ -80,7 +80,7 @@ def _page_texts(reader: PdfReader, name: str) -> list[tuple[int, str]]:
         except Exception as exc:  # one damaged content stream should not lose the other pages
             failures += 1
             logger.warning(
-                "pdf page unreadable", extra={"document": name, "page": n, "error": str(exc)}
+                "pdf page unreadable", extra={"document": name, "page": n, "reason": str(exc)}
             )
             continue
         pages.append((n, text))
