@@ -88,7 +88,7 @@ def scope_of(method: str, path: str) -> str | None:
     """Which budget a request draws on; ``None`` for what is never limited."""
     if method == "OPTIONS" or path.startswith(("/api/health", "/api/metrics", "/static/")):
         return None
-    if path in ("/widget.js", "/favicon.ico"):
+    if path in ("/health", "/widget.js", "/favicon.ico"):
         return None
     if method == "POST" and path in ("/api/chat", "/v1/chat/completions"):
         return "chat"

@@ -111,6 +111,9 @@ async def test_reindex_accepts_and_keeps_documents_searchable(client: httpx.Asyn
 async def test_health_endpoints(client: httpx.AsyncClient) -> None:
     simple = (await client.get("/api/health")).json()
     assert simple["status"] == "healthy" and simple["environment"] == "test" and simple["version"]
+    # The bare /health a probe or an operator tries on the backend's port answers the same.
+    bare = (await client.get("/health")).json()
+    assert bare["status"] == "healthy" and bare["version"] == simple["version"]
     detailed = await client.get("/api/health/detailed")
     assert detailed.status_code == 200
     body = detailed.json()

@@ -5,7 +5,8 @@ what it runs here and the test that runs it). They run with bash against one rea
 ``rag-chatbot serve`` on a fresh PostgreSQL database, given in the plain ``postgresql://`` form
 that ``psql`` and ``pg_dump`` take, and a Redis server of this module's own (so ``FLUSHALL``
 wipes nobody else's data). Three things are changed, and only these: the public address
-``https://your-domain.com`` becomes the server's loopback address, ``/var/log/rag-chatbot``
+``https://your-domain.com`` (and ``http://backend:8000``, its name inside compose) becomes the
+server's loopback address, ``/var/log/rag-chatbot``
 becomes the server's ``LOG_DIR``, and ``docker-compose exec SERVICE`` (no Docker engine here)
 runs the rest of the command where that service runs: the backend's commands on this host with
 its settings, ``redis-cli`` against this module's Redis.
@@ -48,6 +49,7 @@ class Seed:
 
     def as_written(self, command: str) -> str:
         command = command.replace("https://your-domain.com", self.base)
+        command = command.replace("http://backend:8000", self.base)  # compose's name for it
         command = command.replace("/var/log/rag-chatbot", str(self.log_dir))
         command = command.replace(
             "docker-compose exec redis redis-cli", f"redis-cli -p {self.redis_port}"
@@ -177,6 +179,12 @@ def test_health_checks(seed: Seed) -> None:
     metrics = detailed["metrics"]  # seconds and fractions, as in the runbook's example
     assert 0 < metrics["response_time"] < 2
     assert 0 < metrics["memory_usage"] <= 1 and 0 <= metrics["cpu_usage"] <= 1
+
+
+def test_the_backend_answers_on_its_own_port(seed: Seed) -> None:
+    probed = seed.run("curl -v http://backend:8000/health")
+    assert json.loads(probed.stdout)["status"] == "healthy"
+    assert "< HTTP/1.1 200" in probed.stderr
 
 
 def test_database_backup_and_restore(seed: Seed, postgres_admin: Engine) -> None:

@@ -1,4 +1,4 @@
-"""GET /api/health, /api/health/detailed and /api/metrics."""
+"""GET /api/health, /api/health/detailed and /api/metrics; /health for in-cluster probes."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from rag_chatbot.observability.metrics import render_latest
 from rag_chatbot.observability.pool import refresh as refresh_pool
 from rag_chatbot.observability.resources import ResourceCollector
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(tags=["health"])
 
 
-@router.get("/health", response_model=HealthOut)
+# /health: what operators and load balancers try first on a backend's own port
+# (`curl http://backend:8000/health`); the same answer as /api/health, kept out of the spec.
+@router.get("/health", response_model=HealthOut, include_in_schema=False)
+@router.get("/api/health", response_model=HealthOut)
 def liveness(container: ContainerDep) -> dict[str, object]:
     """Cheap liveness: the process answers (use /api/health/detailed for readiness)."""
     return {
@@ -30,7 +33,7 @@ def liveness(container: ContainerDep) -> dict[str, object]:
 
 
 @router.get(
-    "/health/detailed",
+    "/api/health/detailed",
     response_model=DetailedHealthOut,
     responses={503: {"model": DetailedHealthOut}},
 )
@@ -42,7 +45,7 @@ def detailed(request: Request, container: ContainerDep) -> JSONResponse:
 
 
 @router.get(
-    "/metrics",
+    "/api/metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
