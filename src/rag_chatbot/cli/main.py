@@ -251,7 +251,7 @@ def serve(
     os.environ.setdefault("EMBEDDING_THREADS", "1")
     with reported(2):
         settings = load_settings()
-    configure_logging(settings.log_dir, settings.log_level, settings.log_format)
+        configure_logging(settings.log_dir, settings.log_level, settings.log_format)
     if workers > 1:
         # Set before any worker imports the metrics, so all of them write per-process files.
         metrics_dir = Path(

@@ -25,12 +25,14 @@ import functools
 import json
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rag_chatbot.errors import ConfigError
 from rag_chatbot.observability.log_context import ACCESS_LOGGER, extra_fields, request_id_var
 from rag_chatbot.observability.log_text import TextFormatter
 
@@ -181,12 +183,7 @@ def configure_logging(log_dir: Path | None, level: str, log_format: str = "text"
 
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        app_log = logging.handlers.WatchedFileHandler(log_dir / "app.log", encoding="utf-8")
-        app_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=False))
-        access_log = logging.handlers.WatchedFileHandler(log_dir / "access.log", encoding="utf-8")
-        access_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=True))
-        handlers += [app_log, access_log]
+        handlers += _file_handlers(log_dir)
 
     formatter: logging.Formatter = (
         JsonFormatter() if log_format.lower() == "json" else TextFormatter()
@@ -198,3 +195,20 @@ def configure_logging(log_dir: Path | None, level: str, log_format: str = "text"
         setattr(handler, _OWNED, True)
         root.addHandler(handler)
     root.setLevel(numeric)
+
+
+def _file_handlers(log_dir: Path) -> list[logging.Handler]:
+    """app.log and access.log in ``log_dir``; a directory the service cannot write is a
+    ``ConfigError`` naming it (a host directory mounted with the wrong owner, typically)."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        app_log = logging.handlers.WatchedFileHandler(log_dir / "app.log", encoding="utf-8")
+        access_log = logging.handlers.WatchedFileHandler(log_dir / "access.log", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"LOG_DIR: cannot write log files in {log_dir} ({exc.strerror or exc}); make it "
+            f"writable by the user the service runs as (uid {os.getuid()}), or unset LOG_DIR"
+        ) from exc
+    app_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=False))
+    access_log.addFilter(_LoggerFilter(ACCESS_LOGGER, keep=True))
+    return [app_log, access_log]
