@@ -6,13 +6,28 @@ The names are a contract (``../shared/DESIGN.md``). A bad value stops start-up w
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag_chatbot.config_rules import (
+    ExtractiveChoice,
+    GeminiChoice,
+    OpenAIChoice,
+    check_database_url,
+    check_embedding_model,
+    check_jwt_secret,
+    choose_generator,
+    parse_rate,
+    unknown_keys,
+)
 from rag_chatbot.errors import ConfigError
+
+__all__ = ["Settings", "check_database_url", "load_settings", "parse_rate"]
+logger = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -185,20 +200,39 @@ class Settings(BaseSettings):
             check_database_url(value)
         return value
 
+    @field_validator("embedding_model")
+    @classmethod
+    def _offline_model(cls, value: str) -> str:
+        return check_embedding_model(value)
+
     @model_validator(mode="after")
     def _safe_secret(self) -> Settings:
         if self.environment != "development":
             check_jwt_secret(self.jwt_secret_key)
         return self
 
+    @model_validator(mode="after")
+    def _generator_is_complete(self) -> Settings:
+        self.generator  # noqa: B018 - raises ValueError naming what LLM_PROVIDER lacks
+        return self
+
+    @property
+    def generator(self) -> ExtractiveChoice | OpenAIChoice | GeminiChoice:
+        """The answer generator ``LLM_PROVIDER`` selects, with what it needs."""
+        return choose_generator(
+            self.llm_provider,
+            model=self.llm_model,
+            base_url=self.llm_base_url,
+            api_key=self.llm_api_key,
+            context_tokens=self.llm_context_tokens,
+            answer_tokens=self.llm_max_tokens,
+        )
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'rag-chatbot.db'}"
 
 
-_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_KNOWN_WEAK = {"secret", "changeme", "change-me", "change_me", "default", "jwt-secret"}
-MIN_SECRET_CHARS = 32
 _SECRETS = {
     "JWT_SECRET_KEY",
     "ADMIN_TOKEN",
@@ -209,61 +243,20 @@ _SECRETS = {
 }
 
 
-def parse_rate(value: str) -> tuple[int, int]:
-    """``"30/minute"`` → ``(30, 60)``: requests allowed per window of that many seconds."""
-    count, _, period = value.strip().partition("/")
-    seconds = _PERIODS.get(period.strip().lower().removesuffix("s"))
-    if not count.strip().isdigit() or int(count) < 1 or seconds is None:
-        raise ValueError(f"expected N/second|minute|hour|day, got {value!r}")
-    return int(count), seconds
-
-
-_URL_EXAMPLES = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST:5432/DB"
-# Backends and the drivers this build ships for them ("": the backend's default).
-_DATABASES = {"sqlite": ("", "pysqlite"), "postgresql": ("", "psycopg"), "postgres": ("",)}
-
-
-def check_database_url(url: str) -> None:
-    """Refuse a URL that is not SQLite or PostgreSQL through a driver we ship.
-
-    The URL is never repeated (it may hold a password); its scheme may be.
-    """
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        scheme = make_url(url).drivername
-    except ArgumentError:
-        raise ValueError(f"not a database URL ({_URL_EXAMPLES})") from None
-    backend, _, driver = scheme.partition("+")
-    if backend not in _DATABASES:
-        raise ValueError(
-            f"{backend} is not supported, only SQLite and PostgreSQL ({_URL_EXAMPLES})"
-        )
-    if driver not in _DATABASES[backend]:
-        raise ValueError(f"the driver {scheme} is not installed ({_URL_EXAMPLES})")
-
-
-def check_jwt_secret(secret: str | None) -> None:
-    """Refuse a missing, known-default or short JWT secret (outside development)."""
-    if not secret:
-        raise ValueError("JWT_SECRET_KEY must be set outside ENVIRONMENT=development")
-    lowered = secret.lower()
-    if lowered in _KNOWN_WEAK or ("change" in lowered and "me" in lowered):
-        raise ValueError("JWT_SECRET_KEY is a default value; generate one (openssl rand -hex 32)")
-    if len(secret) < MIN_SECRET_CHARS:
-        raise ValueError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_CHARS} characters")
-
-
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise ``ConfigError`` naming each bad variable."""
+    for message in unknown_keys(Path(".env"), Settings.model_fields):
+        logger.warning(message)
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "SETTINGS"
-            shown = "" if name in _SECRETS or not err["loc"] else f" (got {err.get('input')!r})"
             message = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a rule over several settings: its message names them
+                problems.append(message)
+                continue
+            name = str(err["loc"][0]).upper()
+            shown = "" if name in _SECRETS else f" (got {err.get('input')!r})"
             problems.append(f"{name}: {message}{shown}")
         raise ConfigError("invalid setting: " + "; ".join(problems)) from exc
