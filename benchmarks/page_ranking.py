@@ -37,6 +37,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from _rules import search_dense, search_sparse
+
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.domain import ScoredChunk
@@ -57,11 +59,11 @@ class Candidates:
     def __init__(self, container: Container, question: str, extra: Callable[[set[str]], set[str]]):
         store, vector = container.store, container.embedder.embed_queries([question])[0].tolist()
         sparse = container.lexical.encode_query(question)
-        self.dense, self.lexical = store.search_dense(vector, 50), store.search_sparse(sparse, 50)
+        self.dense, self.lexical = search_dense(store, vector, 50), search_sparse(store, sparse, 50)
         pages = {h.chunk.source for h in self.dense + self.lexical}
         wanted = {h.chunk.id for h in self.dense + self.lexical} | extra(pages)
-        self.dense += store.search_dense(vector, 50, within=wanted - _ids(self.dense))
-        self.lexical += store.search_sparse(sparse, 50, within=wanted - _ids(self.lexical))
+        self.dense += search_dense(store, vector, 50, within=wanted - _ids(self.dense))
+        self.lexical += search_sparse(store, sparse, 50, within=wanted - _ids(self.lexical))
 
     def fused(self, lexical_weight: float = LEXICAL_WEIGHT) -> list[ScoredChunk]:
         return fuse_scores([Ranked(self.dense, 1.0), Ranked(self.lexical, lexical_weight)])

@@ -39,6 +39,7 @@ from rag_chatbot.domain import SECTION_SEPARATOR, Chunk
 from rag_chatbot.evaluation.runner import Query, read_queries
 from rag_chatbot.ingestion.chunking import split_text
 from rag_chatbot.retrieval.fusion import first_copies, fuse_id_scores
+from rag_chatbot.retrieval.scoring import complete_scores
 
 CANDIDATES, LEXICAL_WEIGHT = 50, 0.1  # the default retriever's
 WINDOW_TOKENS, CONTEXT_TOKENS = 64, 32
@@ -134,15 +135,15 @@ def main() -> None:
 
     def default(q: Query, vector: list[float]) -> list[str]:
         sparse = container.lexical.encode_query(q.question)
-        dense, lexical = store.score_hybrid(vector, sparse, CANDIDATES)
+        dense, lexical = complete_scores(store, vector, sparse, CANDIDATES)
         return ranker.pages(dict(dense), dict(lexical))
 
     def window_rule(combine: Callable[[float, float], float]) -> Callable[..., list[str]]:
         def rule(q: Query, vector: list[float]) -> list[str]:
             query = np.asarray(vector, dtype=np.float32)
             window_scores = window_vectors @ query
-            dense, lexical = store.score_hybrid(
-                vector, container.lexical.encode_query(q.question), CANDIDATES
+            dense, lexical = complete_scores(
+                store, vector, container.lexical.encode_query(q.question), CANDIDATES
             )
             union = {cid for cid, _ in dense} | {cid for cid, _ in lexical}
             union |= set(top(window_scores, window_owners, CANDIDATES))

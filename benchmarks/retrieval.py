@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from _rules import search_dense, search_sparse
 from machine import yardstick
 
 from rag_chatbot.config import Settings
@@ -50,13 +51,13 @@ def variants(container: Container, queries: list[Query]) -> dict[str, float]:
     for q in queries:
         vector = embedder.embed_queries([q.question])[0].tolist()
         sparse = lexical.encode_query(q.question)
-        dense, words = store.search_dense(vector, 50), store.search_sparse(sparse, 50)
+        dense, words = search_dense(store, vector, 50), search_sparse(store, sparse, 50)
         union = {h.chunk.id for h in dense} | {h.chunk.id for h in words}
-        dense_all = dense + store.search_dense(
-            vector, 50, within=union - {h.chunk.id for h in dense}
+        dense_all = dense + search_dense(
+            store, vector, 50, within=union - {h.chunk.id for h in dense}
         )
-        words_all = words + store.search_sparse(
-            sparse, 50, within=union - {h.chunk.id for h in words}
+        words_all = words + search_sparse(
+            store, sparse, 50, within=union - {h.chunk.id for h in words}
         )
         candidates = {
             "dense only": dense,

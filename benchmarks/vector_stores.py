@@ -7,6 +7,8 @@ HNSW recall is meaningful; recall@10 is measured against numpy's exact cosine ra
 vectors come from ``LexicalEncoder`` on real prose: 110-word passages (~150 model tokens) of the
 docs-faq corpus when it is present, else synthetic text. ``server`` is qdrant-client's local mode
 (brute force in Python), a stand-in for the API only; its timings say nothing about a server.
+A search is scores, then the chunks of the top 10 (``_rules.search_dense``): what the
+retriever reads for the passages it keeps.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from _rules import search_dense, search_sparse
 
 from rag_chatbot.domain import Chunk, IndexedChunk, SparseVector
 from rag_chatbot.providers.vector_stores.base import VectorStore
@@ -72,7 +75,7 @@ def recall_at_10(
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     hits = 0
     for query, truth in zip(queries, exact, strict=True):
-        found = {hit.chunk.id for hit in store.search_dense(query.tolist(), limit=10)}
+        found = {hit.chunk.id for hit in search_dense(store, query.tolist(), limit=10)}
         hits += len(found & {ids[i] for i in truth})
     return hits / (10 * len(queries))
 
@@ -101,14 +104,14 @@ def bench(
         store.upsert(points[i : i + BATCH])
     upsert_s = time.perf_counter() - start
     n = len(queries)
-    dense_before = p50_ms(lambda i: store.search_dense(queries[i % n].tolist(), 10), n)
+    dense_before = p50_ms(lambda i: search_dense(store, queries[i % n].tolist(), 10), n)
     recall_before = recall_at_10(store, queries, vectors, ids)
     start = time.perf_counter()
     store.optimize()
     optimize_s = time.perf_counter() - start
-    dense_after = p50_ms(lambda i: store.search_dense(queries[i % n].tolist(), 10), n)
+    dense_after = p50_ms(lambda i: search_dense(store, queries[i % n].tolist(), 10), n)
     recall_after = recall_at_10(store, queries, vectors, ids)
-    sparse = p50_ms(lambda i: store.search_sparse(sparse_queries[i % n], 10), n)
+    sparse = p50_ms(lambda i: search_sparse(store, sparse_queries[i % n], 10), n)
     path = getattr(store, "path", None)
     hnsw = "n/a" if path is None else str(any(path.glob("segments/*/vector_index-dense/graph.bin")))
     print(

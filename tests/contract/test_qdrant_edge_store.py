@@ -18,6 +18,7 @@ from vector_store_contract import (
     basis,
     corpus,
     make_point,
+    search_dense,
 )
 
 from rag_chatbot.errors import ProviderError
@@ -61,7 +62,7 @@ class TestQdrantEdgeStore(VectorStoreContract):
         store.optimize()
 
         assert list(shard_path.glob("segments/*/vector_index-dense/hnsw_config.json"))
-        assert store.search_dense(basis(9, tilt=9 / 400), limit=1)[0].chunk == points[9].chunk
+        assert search_dense(store, basis(9, tilt=9 / 400), limit=1)[0].chunk == points[9].chunk
 
     def test_reopening_with_another_dimension_is_refused(
         self, store: QdrantEdgeStore, shard_path: Path
@@ -91,7 +92,7 @@ class TestQdrantEdgeStore(VectorStoreContract):
 
     def test_vendor_errors_become_provider_errors(self, store: QdrantEdgeStore) -> None:
         with pytest.raises(ProviderError, match="dimension"):
-            store.search_dense([1.0, 0.0], limit=1)
+            store.score_dense([1.0, 0.0], limit=1)
 
 
 # Writes N points in several upsert calls, says so, then waits to be killed.
@@ -146,7 +147,7 @@ def test_upserts_that_returned_survive_kill_9(tmp_path: Path, flush_writes: bool
         expected = {str(uuid.uuid5(uuid.NAMESPACE_URL, f"chunk-{i}")) for i in range(n)}
         assert store.ids() == expected
         assert store.count() == n
-        found = store.search_dense(tuple(float((77 >> b) & 1) + 0.5 for b in range(8)), limit=1)
+        found = search_dense(store, tuple(float((77 >> b) & 1) + 0.5 for b in range(8)), limit=1)
         assert found[0].chunk.text.startswith("passage ")
     finally:
         store.close()

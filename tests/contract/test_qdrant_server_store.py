@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 from qdrant_client import QdrantClient, models
-from vector_store_contract import DIMENSION, Reopen, VectorStoreContract, basis, corpus
+from vector_store_contract import (
+    DIMENSION,
+    Reopen,
+    VectorStoreContract,
+    basis,
+    corpus,
+    search_dense,
+)
 
 from rag_chatbot.errors import ProviderError, ProviderUnavailable
 from rag_chatbot.providers.vector_stores.base import VectorStore
@@ -78,7 +85,7 @@ class TestQdrantServerStore(VectorStoreContract):
 
     def test_vendor_errors_become_provider_errors(self, store: QdrantServerStore) -> None:
         with pytest.raises(ProviderError):
-            store.search_dense([1.0, 0.0], limit=1)
+            store.score_dense([1.0, 0.0], limit=1)
 
     def test_an_unreachable_server_is_unavailable(self) -> None:
         with pytest.raises(ProviderUnavailable, match="unreachable"):
@@ -90,4 +97,4 @@ class TestQdrantServerStore(VectorStoreContract):
 
         store.optimize()
 
-        assert store.search_dense(basis(4), limit=1)[0].chunk == points[4].chunk
+        assert search_dense(store, basis(4), limit=1)[0].chunk == points[4].chunk

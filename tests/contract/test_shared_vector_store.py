@@ -21,18 +21,21 @@ from vector_store_contract import (
     basis,
     corpus,
     make_point,
+    search_dense,
 )
 
 from rag_chatbot.errors import ProviderError, ProviderTimeout, ProviderUnavailable
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.providers.vector_stores.qdrant_edge import QdrantEdgeStore
-from rag_chatbot.providers.vector_stores.shared import (
+from rag_chatbot.providers.vector_stores.shared.client import (
     AUTHKEY_ENV,
     SOCKET_ENV,
     SharedVectorStore,
-    VectorStoreServer,
-    share_with_workers,
 )
+from rag_chatbot.providers.vector_stores.shared.server import VectorStoreServer
+from rag_chatbot.providers.vector_stores.shared.workers import share_with_workers
+from rag_chatbot.retrieval.lexical import LexicalEncoder
+from rag_chatbot.retrieval.scoring import complete_scores, served_scorer
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 AUTHKEY = b"test-authkey"
@@ -95,7 +98,7 @@ class TestSharedVectorStore(VectorStoreContract):
 
     def test_store_errors_come_back_as_provider_errors(self, store: SharedVectorStore) -> None:
         with pytest.raises(ProviderError, match="dimension"):
-            store.search_dense([1.0, 0.0], limit=1)
+            store.score_dense([1.0, 0.0], limit=1)
         assert store.count() == 0  # the connection survives an error reply
 
     def test_close_is_not_served_the_owner_closes_the_store(
@@ -217,7 +220,7 @@ def test_threads_of_one_client_share_a_small_pool(served: list[Served], socket_p
             mine = points[part::8]
             store.upsert(mine)
             for point in mine:
-                assert store.search_dense(point.dense, limit=1)[0].chunk == point.chunk
+                assert search_dense(store, point.dense, limit=1)[0].chunk == point.chunk
         except BaseException as exc:
             failures.append(exc)
 
@@ -257,12 +260,39 @@ def test_share_with_workers_exports_the_address_and_cleans_up(tmp_path: Path) ->
     assert SharedVectorStore.from_environment() is None
 
 
+def test_a_procedure_runs_where_the_index_is_with_the_same_result(
+    tmp_path: Path, socket_path: Path
+) -> None:
+    edge = QdrantEdgeStore(tmp_path / "shard", DIMENSION)
+    server = VectorStoreServer(edge, str(socket_path), AUTHKEY, [complete_scores])
+    server.start()
+    store = client(socket_path)
+    try:
+        store.upsert(corpus())
+        query = (0.3, 1.0, 0.1, 0.01, 0.0, 0.0, 0.0, 0.0)
+        sparse = LexicalEncoder().encode_query("vacuum")
+
+        served = served_scorer(store.run)(query, sparse, 2)
+
+        # The same lists as the rule run here over four round trips, and as on the shard.
+        assert served == complete_scores(store, query, sparse, 2)
+        assert served == complete_scores(edge, query, sparse, 2)
+        assert [len(scores) for scores in served] == [3, 1]
+        with pytest.raises(ProviderError, match="unknown vector store method 'read_hits'"):
+            store.run("read_hits", [])
+    finally:
+        store.close()
+        server.stop()
+        edge.close()
+
+
 # Upserts its own points in batches from 4 threads, checking each batch is searchable at once.
 _CLIENT = """
 import sys, uuid
 from concurrent.futures import ThreadPoolExecutor
 from rag_chatbot.domain import Chunk, IndexedChunk, SparseVector
-from rag_chatbot.providers.vector_stores.shared import SharedVectorStore
+from rag_chatbot.providers.vector_stores.shared.client import SharedVectorStore
+from rag_chatbot.retrieval.scoring import read_hits
 
 socket, key, who, n = sys.argv[1], bytes.fromhex(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 store = SharedVectorStore(socket, key, pool_size=3, timeout=60)
@@ -277,7 +307,7 @@ def batch(start):
     points = [point(i) for i in range(start, start + 25)]
     store.upsert(points)
     within = {p.chunk.id for p in points}
-    found = store.search_dense(points[0].dense, limit=5, within=within)
+    found = read_hits(store, store.score_dense(points[0].dense, limit=5, within=within))
     assert found[0].chunk == points[0].chunk, (found, points[0])
     return len(found)
 
@@ -312,7 +342,7 @@ def test_two_client_processes_write_and_search_at_once(
         assert writer.returncode == 0 and out.strip() == "ok", err
     store = client(socket_path)
     assert store.count() == 2 * n
-    sources = {hit.chunk.source for hit in store.search_dense(basis(0), limit=2 * n)}
+    sources = {hit.chunk.source for hit in search_dense(store, basis(0), limit=2 * n)}
     assert sources == {"a.md", "b.md"}
     assert len(store.ids()) == 2 * n
     store.close()

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import pytest
 
-from rag_chatbot.domain import Chunk, IndexedChunk
+from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.retrieval.lexical import LexicalEncoder
+from rag_chatbot.retrieval.scoring import complete_scores, read_hits
 
 DIMENSION = 8
 Reopen = Callable[[VectorStore], VectorStore]
@@ -62,6 +63,20 @@ def make_point(
     return IndexedChunk(chunk=chunk, dense=tuple(dense), sparse=_ENCODER.encode_document(text))
 
 
+def search_dense(
+    store: VectorStore, vector: Sequence[float], limit: int, within: Collection[str] | None = None
+) -> list[ScoredChunk]:
+    """The nearest chunks with their scores, read as the retriever reads them."""
+    return read_hits(store, store.score_dense(vector, limit, within))
+
+
+def search_sparse(
+    store: VectorStore, vector: SparseVector, limit: int, within: Collection[str] | None = None
+) -> list[ScoredChunk]:
+    """The best lexical matches with their scores, read as the retriever reads them."""
+    return read_hits(store, store.score_sparse(vector, limit, within))
+
+
 def corpus() -> list[IndexedChunk]:
     return [make_point(text, basis(i)) for i, text in enumerate(_CORPUS)]
 
@@ -78,8 +93,8 @@ class VectorStoreContract:
         raise NotImplementedError("the backend's test class supplies the reopen fixture")
 
     def test_empty_store_finds_nothing(self, store: VectorStore) -> None:
-        assert store.search_dense(basis(0), limit=5) == []
-        assert store.search_sparse(_ENCODER.encode_query("database"), limit=5) == []
+        assert search_dense(store, basis(0), limit=5) == []
+        assert search_sparse(store, _ENCODER.encode_query("database"), limit=5) == []
         assert store.ids() == set()
         assert store.count() == 0
 
@@ -91,7 +106,7 @@ class VectorStoreContract:
 
         query = (0.0, 0.1, 1.0, 0.3, 0.0, 0.0, 0.0, 0.0)
 
-        found = store.search_dense(query, limit=3)
+        found = search_dense(store, query, limit=3)
 
         assert [hit.chunk for hit in found] == [points[2].chunk, points[3].chunk, points[1].chunk]
         assert found[0].score == pytest.approx(1 / math.sqrt(1.1), abs=1e-4)
@@ -101,13 +116,13 @@ class VectorStoreContract:
         point = make_point("preface text", basis(0), section_path=())
         store.upsert([point])
 
-        assert store.search_dense(basis(0), limit=1)[0].chunk == point.chunk
+        assert search_dense(store, basis(0), limit=1)[0].chunk == point.chunk
 
     def test_search_sparse_ranks_the_rare_term_first(self, store: VectorStore) -> None:
         points = corpus()
         store.upsert(points)
 
-        found = store.search_sparse(_ENCODER.encode_query("database vacuum"), limit=5)
+        found = search_sparse(store, _ENCODER.encode_query("database vacuum"), limit=5)
 
         assert found[0].chunk == points[3].chunk
         assert len(found) == len(points)
@@ -115,15 +130,15 @@ class VectorStoreContract:
     def test_a_term_in_every_passage_weighs_little(self, store: VectorStore) -> None:
         store.upsert(corpus())
 
-        common = store.search_sparse(_ENCODER.encode_query("database"), limit=1)[0].score
-        rare = store.search_sparse(_ENCODER.encode_query("vacuum"), limit=1)[0].score
+        common = search_sparse(store, _ENCODER.encode_query("database"), limit=1)[0].score
+        rare = search_sparse(store, _ENCODER.encode_query("vacuum"), limit=1)[0].score
 
         assert 0 < common < rare / 4
 
     def test_search_sparse_with_no_terms_finds_nothing(self, store: VectorStore) -> None:
         store.upsert(corpus())
 
-        assert store.search_sparse(_ENCODER.encode_query("the of and"), limit=5) == []
+        assert search_sparse(store, _ENCODER.encode_query("the of and"), limit=5) == []
 
     def test_within_scores_only_the_given_ids_with_unchanged_scores(
         self, store: VectorStore
@@ -131,43 +146,25 @@ class VectorStoreContract:
         points = corpus()
         store.upsert(points)
         query = (0.0, 0.1, 1.0, 0.3, 0.0, 0.0, 0.0, 0.0)
-        everything = {h.chunk.id: h.score for h in store.search_dense(query, limit=10)}
+        everything = {h.chunk.id: h.score for h in search_dense(store, query, limit=10)}
         far = {points[0].chunk.id, points[4].chunk.id}
 
-        found = store.search_dense(query, limit=10, within=far)
+        found = search_dense(store, query, limit=10, within=far)
 
         assert {h.chunk.id for h in found} == far
         for hit in found:
             assert hit.score == pytest.approx(everything[hit.chunk.id], abs=1e-5)
-        sparse = store.search_sparse(_ENCODER.encode_query("vacuum"), 10, within=far)
+        sparse = search_sparse(store, _ENCODER.encode_query("vacuum"), 10, within=far)
         assert sparse == []  # neither of those passages has the word
-        assert store.search_dense(query, limit=10, within=set()) == []
+        assert search_dense(store, query, limit=10, within=set()) == []
 
-    def test_score_ranks_like_search_without_the_chunks(self, store: VectorStore) -> None:
-        points = corpus()
-        store.upsert(points)
-        query = (0.01, 0.1, 1.0, 0.3, 0.05, 0.0, 0.0, 0.0)  # no two passages tie
-        sparse = _ENCODER.encode_query("database index")
-        far = {points[0].chunk.id, points[4].chunk.id}
-        for search, score, q in (
-            (store.search_dense, store.score_dense, query),
-            (store.search_sparse, store.score_sparse, sparse),
-        ):
-            for within in (None, far):
-                expected = [(h.chunk.id, h.score) for h in search(q, 4, within)]  # type: ignore[operator]
-                found = score(q, 4, within)  # type: ignore[operator]
-                assert [cid for cid, _ in found] == [cid for cid, _ in expected]
-                assert [s for _, s in found] == pytest.approx([s for _, s in expected], abs=1e-5)
-        assert store.score_dense(query, 3, within=set()) == []
-        assert store.score_sparse(_ENCODER.encode_query("the of and"), 3) == []
-
-    def test_score_hybrid_completes_each_ranking_over_both(self, store: VectorStore) -> None:
+    def test_complete_scores_completes_each_ranking_over_both(self, store: VectorStore) -> None:
         points = corpus()
         store.upsert(points)
         query = (0.3, 1.0, 0.1, 0.01, 0.0, 0.0, 0.0, 0.0)  # dense top 2: passages 1 and 0
         sparse = _ENCODER.encode_query("vacuum")  # lexical: passage 3 alone
 
-        dense, lexical = store.score_hybrid(query, sparse, 2)
+        dense, lexical = complete_scores(store, query, sparse, 2)
 
         every_dense = dict(store.score_dense(query, 10))
         top_dense = [cid for cid, _ in store.score_dense(query, 2)]
@@ -179,7 +176,7 @@ class VectorStoreContract:
             assert score == pytest.approx(every_dense[cid], abs=1e-5)
         # Lexical: the dense candidates share no term with "vacuum", so they stay out.
         assert [cid for cid, _ in lexical] == top_lexical
-        assert store.score_hybrid(query, _ENCODER.encode_query("the of and"), 2)[1] == []
+        assert complete_scores(store, query, _ENCODER.encode_query("the of and"), 2)[1] == []
 
     def test_chunks_gives_the_chunks_of_existing_ids(self, store: VectorStore) -> None:
         points = corpus()
@@ -195,8 +192,8 @@ class VectorStoreContract:
     def test_limit_is_respected(self, store: VectorStore) -> None:
         store.upsert(corpus())
 
-        assert len(store.search_dense(basis(0), limit=2)) == 2
-        assert len(store.search_sparse(_ENCODER.encode_query("database"), limit=3)) == 3
+        assert len(search_dense(store, basis(0), limit=2)) == 2
+        assert len(search_sparse(store, _ENCODER.encode_query("database"), limit=3)) == 3
 
     def test_upsert_is_idempotent(self, store: VectorStore) -> None:
         points = corpus()
@@ -214,10 +211,10 @@ class VectorStoreContract:
         store.upsert([new])
 
         assert store.count() == 2
-        assert store.search_dense(basis(6), limit=1)[0].chunk == new.chunk
-        assert store.search_dense(basis(0), limit=1)[0].chunk != old.chunk
-        assert store.search_sparse(_ENCODER.encode_query("journal"), limit=5) == []
-        assert store.search_sparse(_ENCODER.encode_query("rewritten"), limit=5)[0].chunk == (
+        assert search_dense(store, basis(6), limit=1)[0].chunk == new.chunk
+        assert search_dense(store, basis(0), limit=1)[0].chunk != old.chunk
+        assert search_sparse(store, _ENCODER.encode_query("journal"), limit=5) == []
+        assert search_sparse(store, _ENCODER.encode_query("rewritten"), limit=5)[0].chunk == (
             new.chunk
         )
 
@@ -233,8 +230,8 @@ class VectorStoreContract:
             points[3].chunk.id,
         }
         assert store.count() == len(points) - 2
-        assert store.search_dense(basis(0), limit=1)[0].chunk != points[0].chunk
-        assert store.search_sparse(_ENCODER.encode_query("vacuum"), limit=5) == []
+        assert search_dense(store, basis(0), limit=1)[0].chunk != points[0].chunk
+        assert search_sparse(store, _ENCODER.encode_query("vacuum"), limit=5) == []
 
     def test_ids_lists_every_point_across_pages(self, store: VectorStore) -> None:
         # More than one scroll page of 1,024, so paging is exercised.
@@ -252,8 +249,8 @@ class VectorStoreContract:
         reopened = reopen(store)
 
         assert reopened.ids() == {p.chunk.id for p in points[:4]}
-        assert reopened.search_dense(basis(1), limit=1)[0].chunk == points[1].chunk
-        found = reopened.search_sparse(_ENCODER.encode_query("vacuum"), limit=1)
+        assert search_dense(reopened, basis(1), limit=1)[0].chunk == points[1].chunk
+        found = search_sparse(reopened, _ENCODER.encode_query("vacuum"), limit=1)
         assert found[0].chunk == points[3].chunk
 
     def test_search_is_right_after_optimize(self, store: VectorStore) -> None:
@@ -268,8 +265,8 @@ class VectorStoreContract:
         late = make_point("written after the index was built", basis(5, tilt=-0.01))
         store.upsert([late])
 
-        assert store.search_dense(basis(3, tilt=3 / 500), limit=1)[0].chunk == points[3].chunk
-        assert store.search_dense(basis(5, tilt=-0.01), limit=1)[0].chunk == late.chunk
-        found = store.search_sparse(_ENCODER.encode_query("elder"), limit=100)
+        assert search_dense(store, basis(3, tilt=3 / 500), limit=1)[0].chunk == points[3].chunk
+        assert search_dense(store, basis(5, tilt=-0.01), limit=1)[0].chunk == late.chunk
+        found = search_sparse(store, _ENCODER.encode_query("elder"), limit=100)
         assert {hit.chunk.id for hit in found} == {p.chunk.id for p in points[4::7]}
         assert store.count() == 301

@@ -13,6 +13,7 @@ from rag_chatbot.config import Settings
 from rag_chatbot.container import build_container
 from rag_chatbot.ingestion.memo import VectorMemo
 from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.retrieval.scoring import read_hits
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +47,7 @@ def test_a_page_shipped_twice_is_embedded_once(
         assert report.chunks == sum(d.chunk_count for d in rows.values())
         # Both copies are found, with one vector: the same score for the same passage.
         question = onnx_embedder.embed_queries(["How often is the lighthouse lamp cleaned?"])
-        hits = container.store.search_dense(question[0].tolist(), 10)
+        hits = read_hits(container.store, container.store.score_dense(question[0].tolist(), 10))
         top = {h.chunk.source: h.score for h in hits if h.chunk.position == hits[0].chunk.position}
         assert {"index.md", "lighthouse.md"} <= set(top)
         assert top["index.md"] == pytest.approx(top["lighthouse.md"], abs=1e-6)

@@ -37,7 +37,7 @@ from qdrant_edge import (
 )
 from qdrant_edge import SparseVector as EdgeSparseVector
 
-from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, SparseVector
 from rag_chatbot.errors import ProviderError, ProviderUnavailable, RagChatbotError
 from rag_chatbot.providers.vector_stores.payload import (
     DENSE_VECTOR,
@@ -45,7 +45,6 @@ from rag_chatbot.providers.vector_stores.payload import (
     chunk_from_payload,
     chunk_to_payload,
 )
-from rag_chatbot.providers.vector_stores.scoring import complete_scores
 
 _BATCH_SIZE = 256
 _SCROLL_PAGE = 1024
@@ -102,24 +101,10 @@ class QdrantEdgeStore:
             if self._flush_writes:
                 shard.flush()
 
-    def search_dense(
-        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        found = self._query(self._dense(vector), limit, self._search_params, within, True)
-        return [_to_scored(point) for point in found]
-
-    def search_sparse(
-        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        query = self._sparse(vector)
-        if query is None:
-            return []
-        return [_to_scored(point) for point in self._query(query, limit, None, within, True)]
-
     def score_dense(
         self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        found = self._query(self._dense(vector), limit, self._search_params, within, False)
+        found = self._query(self._dense(vector), limit, self._search_params, within)
         return [(str(point.id), point.score) for point in found]
 
     def score_sparse(
@@ -128,12 +113,7 @@ class QdrantEdgeStore:
         query = self._sparse(vector)
         if query is None:
             return []
-        return [(str(p.id), p.score) for p in self._query(query, limit, None, within, False)]
-
-    def score_hybrid(
-        self, vector: Sequence[float], sparse: SparseVector, limit: int
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        return complete_scores(self, vector, sparse, limit)
+        return [(str(p.id), p.score) for p in self._query(query, limit, None, within)]
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
         shard = self._live()
@@ -242,15 +222,14 @@ class QdrantEdgeStore:
         limit: int,
         params: SearchParams | None,
         within: Collection[str] | None,
-        with_payload: bool,
     ) -> list[ScoredPoint]:
-        """The points ``query`` finds; payloads (the chunks) cost most of a search's time."""
+        """The points ``query`` finds, without payloads: those cost most of a search's time."""
         shard = self._live()
         if limit <= 0 or (within is not None and not within):
             return []
         only = None if within is None else Filter(must=[HasIdCondition(set(within))])
         request = QueryRequest(
-            limit=limit, query=query, with_payload=with_payload, params=params, filter=only
+            limit=limit, query=query, with_payload=False, params=params, filter=only
         )
         with _vendor_errors("search"):
             return list(shard.query(request))
@@ -266,10 +245,6 @@ def _to_point(point: IndexedChunk) -> Point:
         {DENSE_VECTOR: list(point.dense), SPARSE_VECTOR: sparse},
         chunk_to_payload(point.chunk),
     )
-
-
-def _to_scored(point: ScoredPoint) -> ScoredChunk:
-    return ScoredChunk(chunk=chunk_from_payload(point.id, point.payload), score=point.score)
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk, SparseVector
 from rag_chatbot.errors import (
     ProviderError,
     ProviderTimeout,
@@ -22,7 +22,6 @@ from rag_chatbot.providers.vector_stores.payload import (
     chunk_from_payload,
     chunk_to_payload,
 )
-from rag_chatbot.providers.vector_stores.scoring import complete_scores
 
 _BATCH_SIZE = 256
 _SCROLL_PAGE = 1024
@@ -76,23 +75,10 @@ class QdrantServerStore:
         with _vendor_errors("delete"):
             self._client.delete(self.collection, points_selector=selector, wait=True)
 
-    def search_dense(
-        self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        return self._query(list(vector), DENSE_VECTOR, limit, within)
-
-    def search_sparse(
-        self, vector: SparseVector, limit: int, within: Collection[str] | None = None
-    ) -> list[ScoredChunk]:
-        if not vector.indices:
-            return []
-        sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-        return self._query(sparse, SPARSE_VECTOR, limit, within)
-
     def score_dense(
         self, vector: Sequence[float], limit: int, within: Collection[str] | None = None
     ) -> list[tuple[str, float]]:
-        found = self._points(list(vector), DENSE_VECTOR, limit, within, with_payload=False)
+        found = self._points(list(vector), DENSE_VECTOR, limit, within)
         return [(str(p.id), p.score) for p in found]
 
     def score_sparse(
@@ -101,13 +87,8 @@ class QdrantServerStore:
         if not vector.indices:
             return []
         sparse = models.SparseVector(indices=list(vector.indices), values=list(vector.values))
-        found = self._points(sparse, SPARSE_VECTOR, limit, within, with_payload=False)
+        found = self._points(sparse, SPARSE_VECTOR, limit, within)
         return [(str(p.id), p.score) for p in found]
-
-    def score_hybrid(
-        self, vector: Sequence[float], sparse: SparseVector, limit: int
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-        return complete_scores(self, vector, sparse, limit)
 
     def chunks(self, chunk_ids: Collection[str]) -> dict[str, Chunk]:
         if not chunk_ids:
@@ -174,27 +155,14 @@ class QdrantServerStore:
                 f"Qdrant collection {self.collection!r} has no {SPARSE_VECTOR!r} sparse vectors"
             )
 
-    def _query(
-        self,
-        query: list[float] | models.SparseVector,
-        using: str,
-        limit: int,
-        within: Collection[str] | None,
-    ) -> list[ScoredChunk]:
-        return [
-            ScoredChunk(chunk=chunk_from_payload(p.id, p.payload), score=p.score)
-            for p in self._points(query, using, limit, within, with_payload=True)
-        ]
-
     def _points(
         self,
         query: list[float] | models.SparseVector,
         using: str,
         limit: int,
         within: Collection[str] | None,
-        *,
-        with_payload: bool,
     ) -> list[models.ScoredPoint]:
+        """The points ``query`` finds, without payloads: those cost most of a search's time."""
         if limit <= 0 or (within is not None and not within):
             return []
         only = (
@@ -209,7 +177,7 @@ class QdrantServerStore:
                 using=using,
                 limit=limit,
                 query_filter=only,
-                with_payload=with_payload,
+                with_payload=False,
             )
         return response.points
 
