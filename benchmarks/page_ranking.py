@@ -37,7 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from _rules import search_dense, search_sparse
+from _rules import Ranked, fuse_scores, search_dense, search_sparse
 
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
@@ -46,7 +46,7 @@ from rag_chatbot.evaluation.metrics import mean, ndcg_at, recall_at, reciprocal_
 from rag_chatbot.evaluation.runner import Query, read_queries
 from rag_chatbot.ingestion.chunking import chunk_id_for
 from rag_chatbot.ingestion.loaders.html import parse_html
-from rag_chatbot.retrieval.fusion import Ranked, aggregate, first_copies, fuse_scores
+from rag_chatbot.retrieval.fusion import aggregate, first_copies
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
 LEXICAL_WEIGHT = 0.1  # the default retriever's

@@ -18,14 +18,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _rules import search_dense, search_sparse
+from _rules import Ranked, fuse_reciprocal_rank, fuse_scores, search_dense, search_sparse
 from machine import yardstick
 
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
 from rag_chatbot.evaluation.metrics import mean, ndcg_at
 from rag_chatbot.evaluation.runner import Query, evaluate, read_queries
-from rag_chatbot.retrieval.fusion import Ranked, aggregate, fuse_reciprocal_rank, fuse_scores
+from rag_chatbot.retrieval.fusion import aggregate
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "docs-faq"
 

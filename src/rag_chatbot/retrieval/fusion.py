@@ -11,31 +11,15 @@ Why naive fusion loses to dense retrieval alone, measured on docs-faq (see docs/
    each list's scores are scaled by its own best score and the lexical side weighs less, so a
    weak word match contributes little while an exact rare term (an error code, an option name)
    still lifts a passage among semantically close ones.
+The rules it was measured against (reciprocal-rank fusion, fusion of whole hits) are in
+benchmarks/_rules.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from rag_chatbot.domain import ScoredChunk
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """One retriever's ranking and the weight its normalized scores get in the fusion."""
-
-    hits: Sequence[ScoredChunk]
-    weight: float
-
-
-def fuse_scores(rankings: Sequence[Ranked]) -> list[ScoredChunk]:
-    """``fuse_id_scores`` over whole hits (the chunk of each fused id is kept)."""
-    chunks = {hit.chunk.id: hit.chunk for ranked in rankings for hit in ranked.hits}
-    fused = fuse_id_scores(
-        [([(hit.chunk.id, hit.score) for hit in ranked.hits], ranked.weight) for ranked in rankings]
-    )
-    return [ScoredChunk(chunks[cid], total) for cid, total in fused]
 
 
 def fuse_id_scores(
@@ -56,18 +40,6 @@ def fuse_id_scores(
             totals[cid] = totals.get(cid, 0.0) + weight * score / best
     order = sorted(totals, key=lambda cid: (-totals[cid], cid))
     return [(cid, totals[cid]) for cid in order]
-
-
-def fuse_reciprocal_rank(rankings: Sequence[Ranked], k: int = 60) -> list[ScoredChunk]:
-    """Weighted reciprocal-rank fusion: sum of ``weight / (k + rank)``; kept for comparison."""
-    totals: dict[str, float] = {}
-    chunks: dict[str, ScoredChunk] = {}
-    for ranked in rankings:
-        for rank, hit in enumerate(ranked.hits, start=1):
-            chunks.setdefault(hit.chunk.id, hit)
-            totals[hit.chunk.id] = totals.get(hit.chunk.id, 0.0) + ranked.weight / (k + rank)
-    order = sorted(totals, key=lambda cid: (-totals[cid], cid))
-    return [ScoredChunk(chunks[cid].chunk, totals[cid]) for cid in order]
 
 
 def aggregate(

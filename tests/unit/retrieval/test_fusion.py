@@ -6,13 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rag_chatbot.domain import Chunk, ScoredChunk
-from rag_chatbot.retrieval.fusion import (
-    Ranked,
-    aggregate,
-    first_copies,
-    fuse_reciprocal_rank,
-    fuse_scores,
-)
+from rag_chatbot.retrieval.fusion import aggregate, first_copies, fuse_id_scores
 
 
 def hit(cid: str, score: float, source: str = "page.html") -> ScoredChunk:
@@ -20,46 +14,38 @@ def hit(cid: str, score: float, source: str = "page.html") -> ScoredChunk:
 
 
 def test_score_fusion_scales_each_list_by_its_best() -> None:
-    dense = [hit("a", 0.8), hit("b", 0.4)]
-    lexical = [hit("b", 10.0), hit("c", 5.0)]
-    fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, 0.5)])
-    scores = {h.chunk.id: round(h.score, 6) for h in fused}
+    dense = [("a", 0.8), ("b", 0.4)]
+    lexical = [("b", 10.0), ("c", 5.0)]
+    fused = fuse_id_scores([(dense, 1.0), (lexical, 0.5)])
+    scores = {cid: round(score, 6) for cid, score in fused}
     # a: 0.8/0.8 = 1.0; b: 0.4/0.8 + 0.5 * 10/10 = 1.0; c: 0.5 * 5/10 = 0.25
     assert scores == {"a": 1.0, "b": 1.0, "c": 0.25}
-    assert [h.chunk.id for h in fused] == ["a", "b", "c"]  # tie broken by id
+    assert [cid for cid, _ in fused] == ["a", "b", "c"]  # tie broken by id
 
 
 def test_a_weak_lexical_list_cannot_outrank_a_strong_dense_hit() -> None:
-    dense = [hit("good", 0.7), hit("ok", 0.6)]
-    lexical = [hit("noise", 3.0)]
-    fused = fuse_scores([Ranked(dense, 1.0), Ranked(lexical, 0.3)])
-    assert fused[0].chunk.id == "good"
-    rrf = fuse_reciprocal_rank([Ranked(dense, 1.0), Ranked(lexical, 1.0)])
-    # Plain RRF puts the lexical noise level with the best dense hit.
-    assert {h.chunk.id for h in rrf[:2]} == {"good", "noise"}
-
-
-def test_rrf_hand_computed() -> None:
-    fused = fuse_reciprocal_rank([Ranked([hit("a", 1), hit("b", 1)], 1.0)], k=1)
-    assert [round(h.score, 6) for h in fused] == [0.5, round(1 / 3, 6)]
+    dense = [("good", 0.7), ("ok", 0.6)]
+    lexical = [("noise", 3.0)]
+    fused = fuse_id_scores([(dense, 1.0), (lexical, 0.3)])
+    assert fused[0][0] == "good"
 
 
 def test_empty_or_nonpositive_lists_are_ignored() -> None:
-    assert fuse_scores([Ranked([], 1.0), Ranked([hit("a", 0.0)], 1.0)]) == []
+    assert fuse_id_scores([([], 1.0), ([("a", 0.0)], 1.0)]) == []
 
 
 @given(st.permutations(["a", "b", "c", "d"]), st.permutations(["c", "d", "e"]))
 def test_fusion_does_not_depend_on_input_order(p1: list[str], p2: list[str]) -> None:
     dense = {"a": 0.9, "b": 0.5, "c": 0.3, "d": 0.2}
     lexical = {"c": 4.0, "d": 2.0, "e": 1.0}
-    forward = fuse_scores(
-        [Ranked([hit(c, dense[c]) for c in p1], 1.0), Ranked([hit(c, lexical[c]) for c in p2], 0.3)]
+    forward = fuse_id_scores(
+        [([(c, dense[c]) for c in p1], 1.0), ([(c, lexical[c]) for c in p2], 0.3)]
     )
-    backward = fuse_scores(
-        [Ranked([hit(c, lexical[c]) for c in p2], 0.3), Ranked([hit(c, dense[c]) for c in p1], 1.0)]
+    backward = fuse_id_scores(
+        [([(c, lexical[c]) for c in p2], 0.3), ([(c, dense[c]) for c in p1], 1.0)]
     )
-    assert [(h.chunk.id, round(h.score, 9)) for h in forward] == [
-        (h.chunk.id, round(h.score, 9)) for h in backward
+    assert [(cid, round(score, 9)) for cid, score in forward] == [
+        (cid, round(score, 9)) for cid, score in backward
     ]
 
 
