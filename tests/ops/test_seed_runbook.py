@@ -1,75 +1,68 @@
 """The operator's runbook, run as written against a real server on PostgreSQL and Redis.
 
 The commands below are the runbook's own (docs/runbook-procedures.md lists each procedure,
-what it runs here and the test that runs it). They run with bash against one real
-``rag-chatbot serve`` on a fresh PostgreSQL database, given in the plain ``postgresql://`` form
-that ``psql`` and ``pg_dump`` take, and a Redis server of this module's own (so ``FLUSHALL``
-wipes nobody else's data). Three things are changed, and only these: the public address
-``https://your-domain.com`` (and ``http://backend:8000``, its name inside compose) becomes the
-server's loopback address, ``/var/log/rag-chatbot``
-becomes the server's ``LOG_DIR``, and ``docker-compose exec SERVICE`` (no Docker engine here)
-runs the rest of the command where that service runs: the backend's commands on this host with
-its settings, ``redis-cli`` against this module's Redis.
+what it runs here and the test that runs it), copied verbatim; its scripts are run by
+tests/ops/test_seed_runbook_scripts.py. They run with bash against one real ``rag-chatbot
+serve`` on a fresh PostgreSQL database, given in the plain ``postgresql://`` form that ``psql``
+and ``pg_dump`` take, and a Redis server of this module's own (so ``FLUSHALL`` wipes nobody
+else's data); ``seed_support.seed_deployment`` sets them up. These things are changed, and
+only these (``Seed.as_written``):
+
+- the public address ``https://your-domain.com`` (and ``http://backend:8000``, its name inside
+  compose) becomes the server's loopback address;
+- ``/var/log/rag-chatbot`` becomes the server's ``LOG_DIR``;
+- ``docker-compose exec SERVICE`` (no Docker engine here) runs the rest of the command where
+  that service runs: the backend's commands on this host with its settings, ``redis-cli``
+  against this module's Redis;
+- ``tail -f`` stops after a few seconds (``timeout 3 tail -f``): a test cannot follow for ever;
+- ``/etc/logrotate.d/rag-chatbot`` becomes a copy of deploy/logrotate/rag-chatbot (the file
+  installed there) whose path is the server's ``LOG_DIR``, given with ``-s STATEFILE``: the
+  record of this rotation goes to the test's folder, not to the host's
+  /var/lib/logrotate/status (which only root could write);
+- ``/etc/nginx/ssl/cert.pem`` becomes a self-signed certificate made for the test.
+
+The commands run in a folder standing for the operator's checkout (see seed_support), with
+``RAG_CHATBOT_URL``, ``BACKUP_DIR`` and the server's settings in the environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
-import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from postgres import fresh_database
+from seed_support import (
+    QUESTION,
+    ROOT,
+    SLOW_SECONDS,
+    Seed,
+    Traffic,
+    plain,
+    seed_deployment,
+    send_log_traffic,
+)
 from sqlalchemy import Engine, create_engine, text
 from table_dumps import table_dumps
-from testing_secrets import TEST_ADMIN_TOKEN, TEST_JWT_SECRET
 
 from rag_chatbot.config import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-QUESTION = "When does the fog horn sound?"
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
-@dataclass
-class Seed:
-    base: str
-    env: dict[str, str]
-    redis_port: int
-    log_dir: Path
-    work: Path
-
-    def as_written(self, command: str) -> str:
-        command = command.replace("https://your-domain.com", self.base)
-        command = command.replace("http://backend:8000", self.base)  # compose's name for it
-        command = command.replace("/var/log/rag-chatbot", str(self.log_dir))
-        command = command.replace(
-            "docker-compose exec redis redis-cli", f"redis-cli -p {self.redis_port}"
-        )
-        return command.replace("docker-compose exec backend ", "")
-
-    def run(
-        self, command: str, *, check: bool = True, cwd: Path | None = None, **env: str
-    ) -> subprocess.CompletedProcess[str]:
-        ran = subprocess.run(
-            ["bash", "-c", self.as_written(command)],
-            cwd=cwd or self.work,
-            env={**os.environ, **self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if check:
-            assert ran.returncode == 0, f"{command}\n{ran.stdout}\n{ran.stderr}"
-        return ran
+@pytest.fixture(scope="module")
+def seed(
+    tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, postgres_admin: Engine
+) -> Iterator[Seed]:
+    with seed_deployment(tmp_path_factory.mktemp("seed"), fixture_corpus, postgres_admin) as seed:
+        yield seed
 
 
 # docs/runbook.md's form of the runbook's index statements: one per `psql -c`, IF NOT EXISTS.
@@ -84,85 +77,6 @@ OUR_INDEX_STATEMENTS = (
 EXPLAIN = """EXPLAIN ANALYZE SELECT * FROM messages
 WHERE session_id = 'uuid'
 ORDER BY created_at DESC LIMIT 10;"""
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def _redis(port: int, root: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(root),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        if (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
-            ).stdout.strip()
-            == "PONG"
-        ):
-            return server
-        time.sleep(0.1)
-    server.kill()
-    raise AssertionError("redis-server did not start")
-
-
-@pytest.fixture(scope="module")
-def seed(
-    tmp_path_factory: pytest.TempPathFactory, fixture_corpus: Path, postgres_admin: Engine
-) -> Iterator[Seed]:
-    from servers import free_port, ingest, start_server, stop
-
-    root = tmp_path_factory.mktemp("seed")
-    port = free_port()
-    redis = _redis(port, root)
-    try:
-        with fresh_database(postgres_admin, "rag_seed") as url:
-            env = {
-                "DATABASE_URL": _plain(url),
-                "DATA_DIR": str(root / "data"),
-                "LOG_DIR": str(root / "logs"),
-                "LOG_FORMAT": "text",
-                "ENVIRONMENT": "test",
-                "JWT_SECRET_KEY": TEST_JWT_SECRET,
-                "ADMIN_TOKEN": TEST_ADMIN_TOKEN,
-                "REDIS_URL": f"redis://127.0.0.1:{port}/0",
-            }
-            ingest(fixture_corpus, {**os.environ, **env})
-            process, base = start_server(root, env)
-            try:
-                work = root / "work"
-                work.mkdir()
-                yield Seed(base, env, port, root / "logs", work)
-            finally:
-                stop(process)
-    finally:
-        redis.terminate()
-        redis.wait(timeout=30)
-
-
-def _ask(seed: Seed, question: str, token: str | None = None) -> dict[str, object]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    reply = httpx.post(
-        f"{seed.base}/api/chat", json={"message": question}, headers=headers, timeout=60
-    )
-    assert reply.status_code == 200, reply.text
-    body: dict[str, object] = reply.json()
-    return body
 
 
 def test_health_checks(seed: Seed) -> None:
@@ -188,7 +102,7 @@ def test_the_backend_answers_on_its_own_port(seed: Seed) -> None:
 
 
 def test_database_backup_and_restore(seed: Seed, postgres_admin: Engine) -> None:
-    _ask(seed, QUESTION)
+    seed.ask(QUESTION)
     seed.run("pg_dump $DATABASE_URL > backup_$(date +%Y%m%d_%H%M%S).sql")
     (dump,) = seed.work.glob("backup_*.sql")
     assert re.fullmatch(r"backup_\d{8}_\d{6}\.sql", dump.name)
@@ -196,10 +110,10 @@ def test_database_backup_and_restore(seed: Seed, postgres_admin: Engine) -> None
         seed.env["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://")
     )
     with fresh_database(postgres_admin, "rag_seed_restore") as url:
-        restored = seed.run(f"psql $DATABASE_URL < {dump.name}", DATABASE_URL=_plain(url))
+        restored = seed.run(f"psql $DATABASE_URL < {dump.name}", DATABASE_URL=plain(url))
         assert "ERROR" not in restored.stderr, restored.stderr
         counted = seed.run(
-            'psql $DATABASE_URL -c "SELECT COUNT(*) FROM sessions;"', DATABASE_URL=_plain(url)
+            'psql $DATABASE_URL -c "SELECT COUNT(*) FROM sessions;"', DATABASE_URL=plain(url)
         )
         target = create_engine(url)
         try:
@@ -216,14 +130,18 @@ def test_database_backup_and_restore(seed: Seed, postgres_admin: Engine) -> None
 def test_migrations(seed: Seed, postgres_admin: Engine) -> None:
     with fresh_database(postgres_admin, "rag_seed_migrate") as url:
         # In the image the backend's working directory holds alembic.ini, as the checkout does.
-        at = {"DATABASE_URL": _plain(url)}
-        seed.run("docker-compose exec backend alembic upgrade head", cwd=ROOT, **at)
-        head = seed.run("docker-compose exec backend alembic current", cwd=ROOT, **at).stdout
+        at = plain(url)
+        seed.run("docker-compose exec backend alembic upgrade head", cwd=ROOT, DATABASE_URL=at)
+        head = seed.run(
+            "docker-compose exec backend alembic current", cwd=ROOT, DATABASE_URL=at
+        ).stdout
         assert "(head)" in head
-        seed.run("docker-compose exec backend alembic downgrade -1", cwd=ROOT, **at)
-        below = seed.run("docker-compose exec backend alembic current", cwd=ROOT, **at).stdout
+        seed.run("docker-compose exec backend alembic downgrade -1", cwd=ROOT, DATABASE_URL=at)
+        below = seed.run(
+            "docker-compose exec backend alembic current", cwd=ROOT, DATABASE_URL=at
+        ).stdout
         assert below.strip() and "(head)" not in below
-        seed.run("docker-compose exec backend alembic upgrade head", cwd=ROOT, **at)
+        seed.run("docker-compose exec backend alembic upgrade head", cwd=ROOT, DATABASE_URL=at)
 
 
 def test_index_statements_find_ours_and_create_nothing(seed: Seed) -> None:
@@ -258,8 +176,8 @@ def test_index_statements_find_ours_and_create_nothing(seed: Seed) -> None:
 
 def test_cache_operations(seed: Seed) -> None:
     bearer = '-H "Authorization: Bearer $ADMIN_TOKEN"'
-    _ask(seed, QUESTION)
-    assert _ask(seed, QUESTION)["cached"] is True
+    seed.ask(QUESTION)
+    assert seed.ask(QUESTION)["cached"] is True
     stats = json.loads(
         seed.run(f"curl https://your-domain.com/api/admin/cache/stats \\\n  {bearer}").stdout
     )
@@ -271,7 +189,7 @@ def test_cache_operations(seed: Seed) -> None:
         ).stdout
     )
     assert cleared["cleared"] >= 1
-    assert _ask(seed, QUESTION)["cached"] is False
+    assert seed.ask(QUESTION)["cached"] is False
     # The runbook's warm-up, with the admin token it needs and no body.
     warmed = json.loads(
         seed.run(f"curl -X POST https://your-domain.com/api/admin/cache/warm {bearer}").stdout
@@ -287,19 +205,19 @@ def test_flushing_redis_ends_logins_and_empties_the_cache(seed: Seed) -> None:
     )
     assert login.status_code == 200, login.text
     token = login.json()["access_token"]
-    assert _ask(seed, QUESTION, token)["answer"]
+    assert seed.ask(QUESTION, token)["answer"]
     keys = seed.run('docker-compose exec redis redis-cli KEYS "session:*"').stdout.split()
     assert keys, "the login's session is kept under session:*"
     assert int(seed.run("echo $JWT_SECRET_KEY | wc -c").stdout) > 32
 
-    _ask(seed, QUESTION)
+    seed.ask(QUESTION)
     seed.run("docker-compose exec redis redis-cli FLUSHDB")
     # As docs/runbook.md says: every login ends (its session is gone), answers are recomputed.
     refused = httpx.get(
         f"{seed.base}/api/sessions", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
     assert refused.status_code == 401
-    assert _ask(seed, QUESTION)["cached"] is False
+    assert seed.ask(QUESTION)["cached"] is False
     seed.run("docker-compose exec redis redis-cli FLUSHALL")
     assert not seed.run('docker-compose exec redis redis-cli KEYS "session:*"').stdout.split()
 
@@ -337,3 +255,126 @@ print(f'Objects in memory: {len(gc.get_objects())}')
 def test_tools_the_runbook_reads_are_installed() -> None:
     for tool in ("pg_dump", "psql", "redis-cli", "curl", "openssl", "alembic"):
         assert shutil.which(tool), tool
+
+
+# Log Analysis, Log-based Alerts and Log Rotation. Other tests of this module send requests
+# too, so each command runs before and after the traffic below, and the difference is checked.
+ERRORS = "grep -i error /var/log/rag-chatbot/app.log | tail -20"
+TIMES = "grep \"response_time\" /var/log/rag-chatbot/app.log | awk '{print $5}' | sort -n"
+QUESTIONS = 'grep "chat_request" /var/log/rag-chatbot/app.log | wc -l'
+SPIKE = "tail -f /var/log/rag-chatbot/app.log | grep -i error | wc -l"
+SLOW = "grep \"response_time\" /var/log/rag-chatbot/app.log | awk '$5 > 5000'"
+REFUSALS = 'grep "401\\|403" /var/log/rag-chatbot/access.log | wc -l'
+AUTH = 'grep "auth" /var/log/rag-chatbot/app.log'
+ROTATE = "logrotate -f /etc/logrotate.d/rag-chatbot"
+SIZES = "du -sh /var/log/rag-chatbot/*"
+COMMANDS = (ERRORS, TIMES, QUESTIONS, SLOW, REFUSALS, AUTH)
+
+
+@pytest.fixture(scope="module")
+def traffic(seed: Seed, postgres_admin: Engine) -> Traffic:
+    """A failed login, a 401, a 403, two questions, a slow request and a real 500."""
+    return send_log_traffic(seed, postgres_admin, COMMANDS, follow=SPIKE)
+
+
+def _new(seed: Seed, traffic: Traffic, command: str) -> list[str]:
+    """The lines the command prints now after those it printed before the traffic."""
+    before = traffic.before[command].splitlines()
+    after = seed.run(command).stdout.splitlines()
+    assert after[: len(before)] == before, command
+    return after[len(before) :]
+
+
+def _request_line(seed: Seed, request_id: str) -> str:
+    (line,) = [
+        line
+        for line in (seed.log_dir / "app.log").read_text().splitlines()
+        if " response_time " in line and line.endswith(f" request_id={request_id}")
+    ]
+    return line
+
+
+def test_error_analysis_shows_the_failed_request(seed: Seed, traffic: Traffic) -> None:
+    printed = seed.run(ERRORS).stdout.splitlines()
+    assert 0 < len(printed) <= 20
+    # Error records and their tracebacks' lines, nothing else (LOG_FORMAT=text's contract).
+    levels = ("ERROR", "CRITICAL_ERROR")
+    assert all(line.startswith("    ") or line.split()[1] in levels for line in printed)
+    failure = ' ERROR rag_chatbot.api "unexpected error" error_code=PROCESSING_ERROR'
+    assert failure not in traffic.before[ERRORS]
+    assert any(failure in line for line in printed)  # the 500's, with its traceback
+    everything = seed.run(ERRORS.split(" | ")[0]).stdout
+    assert not [i for i in traffic.sent if i != "seeddbdown" and f"={i}" in everything]
+
+
+def test_response_times_sort_in_milliseconds(seed: Seed, traffic: Traffic) -> None:
+    before = Counter(int(v) for v in traffic.before[TIMES].split())
+    printed = [int(v) for v in seed.run(TIMES).stdout.split()]
+    assert printed == sorted(printed)
+    ours = {i: int(_request_line(seed, i).split()[4]) for i in traffic.sent}
+    assert Counter(printed) - before == Counter(ours.values())
+    assert len(printed) == before.total() + len(traffic.sent)
+    for request_id, (_, client_ms) in traffic.sent.items():
+        assert ours[request_id] <= client_ms + 1, request_id
+    assert ours["seedslow"] >= SLOW_SECONDS * 1000 - 50
+
+
+def test_user_activity_counts_the_questions(seed: Seed, traffic: Traffic) -> None:
+    asked = int(seed.run(QUESTIONS).stdout) - int(traffic.before[QUESTIONS])
+    assert asked == traffic.questions == 2
+
+
+def test_error_spike_counts_the_error_lines_as_they_come(traffic: Traffic) -> None:
+    assert int(traffic.spike) == traffic.spike_expected >= 1
+
+
+def test_performance_degradation_finds_the_slow_request(seed: Seed, traffic: Traffic) -> None:
+    assert _new(seed, traffic, SLOW) == [_request_line(seed, "seedslow")]
+
+
+def test_authentication_failures_count_401_and_403(seed: Seed, traffic: Traffic) -> None:
+    counted = int(seed.run(REFUSALS).stdout) - int(traffic.before[REFUSALS])
+    new = (seed.log_dir / "access.log").read_text().splitlines()[traffic.access_lines :]
+    status = {line.split()[-1]: line.split()[-3] for line in new}
+    refused = [i for i, (code, _) in traffic.sent.items() if code in (401, 403)]
+    assert sorted(refused) == ["seedbadlogin", "seedforbidden", "seednotoken"]
+    assert all(status[i] == str(traffic.sent[i][0]) for i in traffic.sent)
+    # A line of another status counts too when its duration holds the digits (ids never do).
+    lookalikes = [line for line in new if line.split()[-3] not in ("401", "403")]
+    lookalikes = [line for line in lookalikes if re.search("401|403", line)]
+    assert counted == len(refused) + len(lookalikes)
+
+
+def test_authentication_logs_show_the_failed_login(seed: Seed, traffic: Traffic) -> None:
+    new = _new(seed, traffic, AUTH)
+    failed = [line for line in new if " WARNING rag_chatbot.auth auth_failed " in line]
+    assert len(failed) == 1 and f"action=login user={traffic.user} " in failed[0]
+    assert failed[0].endswith(" request_id=seedbadlogin")
+    # The rest: the requests to /api/auth/login.
+    logins = [_request_line(seed, i) for i in ("seedbadlogin", "seedlogin")]
+    assert [line for line in new if line not in failed] == logins
+    for log in [*seed.log_dir.iterdir(), seed.root / "serve.out"]:  # serve.out: its stderr
+        assert traffic.password not in log.read_text(), log
+
+
+def test_log_rotation_and_sizes(seed: Seed) -> None:
+    installed = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin")
+    assert installed, "logrotate is not installed (apt-get install -y logrotate; scripts/test.sh)"
+    before = (seed.log_dir / "app.log").read_text()
+    seed.run(ROTATE)
+    assert (seed.log_dir / "app.log.1").read_text().startswith(before)
+    assert (seed.log_dir / "access.log.1").exists()
+    # The server reopens app.log by name: the next request's line lands in a new file.
+    httpx.get(f"{seed.base}/api/health", headers={"X-Request-ID": "seedrotated"}, timeout=10)
+    deadline = time.monotonic() + 10
+    while "request_id=seedrotated" not in _text(seed.log_dir / "app.log"):
+        assert time.monotonic() < deadline, "no line in the new app.log"
+        time.sleep(0.05)
+    assert "seedrotated" not in (seed.log_dir / "app.log.1").read_text()
+    sizes = [line.split("\t") for line in seed.run(SIZES).stdout.splitlines()]
+    assert sorted(path for _, path in sizes) == sorted(str(p) for p in seed.log_dir.iterdir())
+    assert all(re.fullmatch(r"[\d.]+[KMG]?", size) for size, _ in sizes), sizes
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
