@@ -229,6 +229,7 @@ def test_links_and_anchors_resolve() -> None:
 def test_every_procedure_names_tests_that_exist() -> None:
     # docs/runbook-procedures.md: each procedure -> our command -> the test that runs it.
     text = PROCEDURES.read_text().replace("`SEED::", "`tests/ops/test_seed_runbook.py::")
+    text = text.replace("`SCRIPTS::", "`tests/ops/test_seed_runbook_scripts.py::")
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
     named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
     assert len(rows) >= 50 and len(named) >= 50
