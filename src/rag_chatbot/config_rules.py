@@ -86,9 +86,7 @@ def choose_generator(
 def check_embedding_model(name: str) -> str:
     if name not in OFFLINE_MODELS:
         shipped = ", ".join(repr(m) for m in sorted(OFFLINE_MODELS))
-        raise ValueError(
-            f"{name!r} is not available offline; this build ships {shipped}"
-        )
+        raise ValueError(f"{name!r} is not available offline; this build ships {shipped}")
     return name
 
 
