@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from rag_chatbot.db.chat import TITLE_FROM_MESSAGE_CHARS, ChatRepository
+from rag_chatbot.db.chat import ChatRepository
+from rag_chatbot.db.exchanges import TITLE_FROM_MESSAGE_CHARS
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
@@ -111,6 +112,24 @@ def test_sessions_are_listed_per_owner(chat: ChatRepository) -> None:
     assert [s.id for s in page] == [mine[1].id]
     with pytest.raises(InvalidInput):
         chat.create_session("x" * 129, "")
+
+
+def test_a_session_and_its_messages_are_found_only_for_their_owner(chat: ChatRepository) -> None:
+    alices = chat.create_session("alice", "")
+    nobodys = chat.create_session(None, "")
+    answer = _exchange(chat, alices.id, "why?")
+    assert chat.owned_session(alices.id, "alice").id == alices.id
+    assert chat.owned_session(nobodys.id, None).id == nobodys.id
+    assert chat.owned_message(answer.id, "alice").content == answer.content
+    # Another's session is answered exactly like a missing one; None is nobody, not anybody.
+    for session_id, owner in [(alices.id, "bob"), (alices.id, None), (nobodys.id, "alice")]:
+        with pytest.raises(SessionNotFound, match=f"session {session_id} not found"):
+            chat.owned_session(session_id, owner)
+    with pytest.raises(SessionNotFound, match="session missing not found"):
+        chat.owned_session("missing", "alice")
+    for message_id, owner in [(answer.id, "bob"), (answer.id, None), ("missing", "alice")]:
+        with pytest.raises(NotFound, match=f"message {message_id} not found"):
+            chat.owned_message(message_id, owner)
 
 
 def test_deleting_a_session_removes_its_messages_and_feedback(

@@ -14,7 +14,6 @@ from rag_chatbot.cache import ResponseCache
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.exchanges import Exchange, StaleIndex, Stored
 from rag_chatbot.domain import Answer
-from rag_chatbot.errors import SessionNotFound
 from rag_chatbot.observability.metrics import record_chat
 
 HISTORY_TURNS = 6
@@ -130,9 +129,7 @@ class ChatService:
         """The session's recent turns, oldest first; ``SessionNotFound`` if not the owner's."""
         if session_id is None:
             return []
-        found = self._chats.get_session(session_id)
-        if found is None or found.owner != owner:
-            raise SessionNotFound(f"session {session_id} not found")
+        self._chats.owned_session(session_id, owner)
         recent = self._chats.recent_messages(session_id, HISTORY_TURNS)
         return [Turn("user" if m.role == "user" else "assistant", m.content) for m in recent]
 

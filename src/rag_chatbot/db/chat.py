@@ -11,36 +11,43 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import ColumnElement, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rag_chatbot.cache import normalize_question
 from rag_chatbot.db.checkpoint import wal_checkpointer
 from rag_chatbot.db.engine import write_lock
-from rag_chatbot.db.exchanges import TITLE_FROM_MESSAGE_CHARS, Exchange, ExchangeWriter, Stored
+from rag_chatbot.db.exchanges import (
+    Exchange,
+    ExchangeWriter,
+    Stored,
+    message_time,
+    session_title,
+)
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
 ROLES = frozenset({"user", "assistant", "system"})
 _TITLE_MAX_CHARS = 200  # the column's size
 _OWNER_MAX_CHARS = 128  # the column's size
-_TICK = timedelta(microseconds=1)
 
 
-def normalize_question(text: str) -> str:
-    """The form questions are compared in: lower case, runs of whitespace made one space."""
-    return " ".join(text.lower().split())
+def _owned_by(owner: str | None) -> ColumnElement[bool]:
+    """Sessions of exactly ``owner``: ``None`` means the sessions nobody owns, not everyone's."""
+    return SessionRow.owner.is_(None) if owner is None else SessionRow.owner == owner
 
 
 class ChatRepository:
     """Reads and writes ``sessions``, ``messages`` and ``feedback``.
 
     Sessions belong to an ``owner`` (a user id or an anonymous browser token; ``None`` for
-    sessions nobody owns, e.g. made by the CLI). Checking that a caller may see a session is
-    the API's job: this class filters by the owner it is given, it does not authorise.
+    sessions nobody owns). Who the caller is, is the API's to say; whether a session or a
+    message is theirs is decided here, in one rule (``_owned_by``), by ``list_sessions``,
+    ``owned_session`` and ``owned_message``: another's looks exactly like one that does not
+    exist, so ids cannot be probed. ``get_session`` and ``get_message`` do not check.
     """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
@@ -75,6 +82,28 @@ class ChatRepository:
         with self._sessions() as session:
             return session.get(SessionRow, session_id)
 
+    def owned_session(self, session_id: str, owner: str | None) -> SessionRow:
+        """The session, if ``owner``'s; else ``SessionNotFound``, as for one that does not exist."""
+        query = select(SessionRow).where(SessionRow.id == session_id, _owned_by(owner))
+        with self._sessions() as session:
+            found = session.scalar(query)
+        if found is None:
+            raise SessionNotFound(f"session {session_id} not found")
+        return found
+
+    def owned_message(self, message_id: str, owner: str | None) -> MessageRow:
+        """The message, if in a session of ``owner``'s; else ``NotFound``."""
+        query = (
+            select(MessageRow)
+            .join(SessionRow, SessionRow.id == MessageRow.session_id)
+            .where(MessageRow.id == message_id, _owned_by(owner))
+        )
+        with self._sessions() as session:
+            found = session.scalar(query)
+        if found is None:
+            raise NotFound(f"message {message_id} not found")
+        return found
+
     def list_sessions(
         self, owner: str | None, limit: int = 50, offset: int = 0
     ) -> list[SessionRow]:
@@ -82,12 +111,10 @@ class ChatRepository:
 
         ``owner=None`` lists the sessions that have no owner — not everyone's sessions.
         """
-        query = select(SessionRow)
-        query = query.where(
-            SessionRow.owner.is_(None) if owner is None else SessionRow.owner == owner
-        )
-        query = query.order_by(
-            SessionRow.updated_at.desc(), SessionRow.created_at.desc(), SessionRow.id
+        query = (
+            select(SessionRow)
+            .where(_owned_by(owner))
+            .order_by(SessionRow.updated_at.desc(), SessionRow.created_at.desc(), SessionRow.id)
         )
         with self._sessions() as session:
             return list(session.scalars(query.limit(limit).offset(offset)))
@@ -132,9 +159,7 @@ class ChatRepository:
             last = session.scalar(
                 select(func.max(MessageRow.created_at)).where(MessageRow.session_id == session_id)
             )
-            now = utcnow()
-            if last is not None and now <= last:
-                now = last + _TICK
+            now = message_time(last)
             row = MessageRow(
                 id=str(uuid.uuid4()),
                 session_id=session_id,
@@ -148,7 +173,7 @@ class ChatRepository:
             )
             session.add(row)
             if role == "user" and not conversation.title:
-                conversation.title = " ".join(content.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
+                conversation.title = session_title(content)
             conversation.updated_at = now
         return row
 

@@ -38,10 +38,27 @@ from rag_chatbot.errors import RagChatbotError, SessionNotFound
 
 log = logging.getLogger(__name__)
 TITLE_FROM_MESSAGE_CHARS = 80
-_TICK = timedelta(microseconds=1)
+TICK = timedelta(microseconds=1)  # what keeps a session's message times strictly increasing
 _SESSIONS = cast(Table, SessionRow.__table__)
 _MESSAGES = cast(Table, MessageRow.__table__)
 _INDEX_STATE = cast(Table, IndexStateRow.__table__)
+
+
+def session_title(question: str) -> str:
+    """The title an untitled session takes from its first question: its start, spaces folded."""
+    return " ".join(question.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
+
+
+def message_time(last: datetime | None) -> datetime:
+    """The time of a session's next message, whose latest so far is at ``last``.
+
+    Now, or one ``TICK`` after ``last`` when the clock has not passed it: within one clock
+    tick too, a session's messages are in their order of arrival. The storage rules of
+    messages (this and ``session_title``) serve ``ExchangeWriter`` and
+    ``ChatRepository.add_message`` alike.
+    """
+    now = utcnow()
+    return last + TICK if last is not None and now <= last else now
 
 
 class StaleIndex(RagChatbotError):
@@ -218,10 +235,10 @@ def _add(batch: _Batch, exchange: Exchange) -> Stored | Exception:
     """Add ``exchange``'s rows to ``batch`` (the rules of ``ChatRepository.add_exchange``)."""
     if exchange.index_version is not None and exchange.index_version != batch.version:
         return StaleIndex(batch.version)
-    title = " ".join(exchange.question.split())[:TITLE_FROM_MESSAGE_CHARS].rstrip()
-    now = utcnow()
+    title = session_title(exchange.question)
     session_id = exchange.session_id
     if session_id is None:
+        now = message_time(None)
         session_id = str(uuid.uuid4())
         batch.new_sessions.append(
             {"id": session_id, "owner": exchange.owner, "title": title}
@@ -230,20 +247,18 @@ def _add(batch: _Batch, exchange: Exchange) -> Stored | Exception:
     elif session_id not in batch.titles:
         return SessionNotFound(f"session {session_id} not found")
     else:
-        last = batch.last.get(session_id)
-        if last is not None and now <= last:
-            now = last + _TICK
+        now = message_time(batch.last.get(session_id))
         batch.titles[session_id] = batch.titles[session_id] or title
         batch.touched[session_id] = {
             "touched_id": session_id,
             "new_title": batch.titles[session_id],
-            "new_updated": now + _TICK,
+            "new_updated": now + TICK,
         }
-    batch.last[session_id] = now + _TICK
+    batch.last[session_id] = now + TICK
     answer_id = str(uuid.uuid4())
     batch.messages += [
         _message_row(session_id, str(uuid.uuid4()), "user", exchange.question, now),
-        _message_row(session_id, answer_id, "assistant", exchange.answer, now + _TICK)
+        _message_row(session_id, answer_id, "assistant", exchange.answer, now + TICK)
         | {
             "citations": [dict(c) for c in exchange.citations],
             "grounded": exchange.grounded,

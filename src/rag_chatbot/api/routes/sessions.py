@@ -1,7 +1,7 @@
 """Sessions, their messages, and feedback on answers — each caller sees only their own.
 
 A session of someone else is answered exactly like one that does not exist (404), so ids
-cannot be probed.
+cannot be probed: ``ChatRepository.owned_session`` and ``owned_message`` decide.
 """
 
 from __future__ import annotations
@@ -10,18 +10,11 @@ from fastapi import APIRouter, Query, Response
 
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import FeedbackOut, FeedbackRequest, MessageOut, SessionOut
-from rag_chatbot.api.security import OwnerDep, Principal
+from rag_chatbot.api.security import OwnerDep
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
-from rag_chatbot.errors import NotFound, SessionNotFound
+from rag_chatbot.errors import SessionNotFound
 
 router = APIRouter(prefix="/api", tags=["sessions"])
-
-
-def _session(container: ContainerDep, session_id: str, caller: Principal) -> SessionRow:
-    row = container.chats.get_session(session_id)
-    if row is None or row.owner != caller.owner:
-        raise SessionNotFound(f"session {session_id} not found")
-    return row
 
 
 @router.get("/sessions", response_model=list[SessionOut])
@@ -37,7 +30,7 @@ def list_sessions(
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
 def get_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> SessionRow:
-    return _session(container, session_id, caller)
+    return container.chats.owned_session(session_id, caller.owner)
 
 
 @router.get("/sessions/{session_id}/messages", response_model=list[MessageOut])
@@ -49,14 +42,14 @@ def list_messages(
     offset: int = Query(0, ge=0, le=1_000_000),
 ) -> list[MessageRow]:
     """The session's questions and answers, oldest first."""
-    _session(container, session_id, caller)
+    container.chats.owned_session(session_id, caller.owner)
     return container.chats.list_messages(session_id, limit=limit, offset=offset)
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
 def delete_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> Response:
     """Delete a session with its messages and their feedback."""
-    _session(container, session_id, caller)
+    container.chats.owned_session(session_id, caller.owner)
     if not container.chats.delete_session(session_id):
         raise SessionNotFound(f"session {session_id} not found")
     return Response(status_code=204)
@@ -67,8 +60,5 @@ def feedback(
     message_id: str, body: FeedbackRequest, container: ContainerDep, caller: OwnerDep
 ) -> FeedbackRow:
     """Rate an answer +1 or -1 (again to change the rating)."""
-    message = container.chats.get_message(message_id)
-    session = container.chats.get_session(message.session_id) if message else None
-    if session is None or session.owner != caller.owner:
-        raise NotFound(f"message {message_id} not found")
+    container.chats.owned_message(message_id, caller.owner)
     return container.chats.set_feedback(message_id, body.rating, body.comment)
