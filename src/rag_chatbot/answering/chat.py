@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from rag_chatbot.answering.answerer import Answerer
 from rag_chatbot.answering.base import Restart, StreamItem, Turn, stream_finished
@@ -15,6 +15,7 @@ from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.exchanges import Exchange, StaleIndex, Stored
 from rag_chatbot.domain import Answer
 from rag_chatbot.observability.metrics import record_chat
+from rag_chatbot.wire import citations_json
 
 HISTORY_TURNS = 6
 log = logging.getLogger(__name__)
@@ -29,20 +30,6 @@ class ChatReply:
     message_id: str
     latency_ms: float
     cached: bool = False
-
-    def as_dict(self) -> dict[str, object]:
-        """The ``/api/chat`` response object (contract)."""
-        return {
-            "answer": self.answer.answer,
-            "session_id": self.session_id,
-            "message_id": self.message_id,
-            "grounded": self.answer.grounded,
-            "confidence": self.answer.confidence,
-            "citations": [asdict(c) for c in self.answer.citations],
-            "generator": self.answer.generator,
-            "latency_ms": round(self.latency_ms, 1),
-            "cached": self.cached,
-        }
 
 
 class ChatService:
@@ -187,7 +174,7 @@ class ChatService:
             owner,
             message.strip(),
             answer.answer,
-            citations=[asdict(c) for c in answer.citations],
+            citations=citations_json(answer.citations),
             grounded=answer.grounded,
             latency_ms=(time.perf_counter() - started) * 1000,
             generator=answer.generator,

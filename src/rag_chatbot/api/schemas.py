@@ -1,4 +1,7 @@
-"""Request and response bodies of the HTTP API (contract: ../shared/DESIGN.md)."""
+"""Request and response bodies of the HTTP API (contract: ../shared/DESIGN.md).
+
+The answer and search-result shapes, which the command line prints too, are in ``wire``.
+"""
 
 from __future__ import annotations
 
@@ -71,43 +74,11 @@ class SearchRequest(Strict):
     top_k: JsonInt = Field(5, ge=1, le=50)
 
 
-class SearchResult(BaseModel):
-    source: str
-    title: str
-    section: str
-    url: str
-    text: str
-    score: float
-    document_id: str
-    chunk_id: str
-
-
-class SearchResponse(BaseModel):
-    results: list[SearchResult]
-
-
 class ChatRequest(Strict):
     message: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     session_id: str | None = Field(None, max_length=64)
     selected_text: str | None = Field(None, max_length=MAX_SELECTION_CHARS)
     stream: bool = False
-
-
-class ChatResponse(BaseModel):
-    answer: str
-    session_id: str
-    message_id: str
-    grounded: bool
-    confidence: float | None = Field(
-        None,
-        description="How sure retrieval is that the documents answer the question (0 to 1); "
-        "below the grounding threshold the answer is declined. Null for a question about "
-        "selected text.",
-    )
-    citations: list[Citation]
-    generator: str
-    latency_ms: float
-    cached: bool = Field(False, description="Served from the response cache.")
 
 
 class SessionOut(BaseModel):

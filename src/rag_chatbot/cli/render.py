@@ -1,46 +1,26 @@
-"""How answers, search results and reports look on a terminal and as JSON."""
+"""How answers, search results and reports look on a terminal and as JSON.
+
+Answers and search results print as JSON in the HTTP API's shapes (``wire``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from rag_chatbot.domain import Answer, ScoredChunk
+from rag_chatbot.wire import answer_json, search_json
 
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The fields of the ``/api/chat`` answer (no session outside the API)."""
-    return {
-        "answer": answer.answer,
-        "session_id": None,
-        "message_id": None,
-        "grounded": answer.grounded,
-        "confidence": answer.confidence,
-        "citations": [asdict(c) for c in answer.citations],
-        "generator": answer.generator,
-    }
-
-
-def search_json(hits: list[ScoredChunk]) -> dict[str, Any]:
-    """The ``/api/search`` response."""
-    return {
-        "results": [
-            {
-                "source": h.chunk.source,
-                "title": h.chunk.title,
-                "section": h.chunk.section,
-                "url": h.chunk.url,
-                "text": h.chunk.text,
-                "score": round(h.score, 4),
-                "document_id": h.chunk.document_id,
-                "chunk_id": h.chunk.id,
-            }
-            for h in hits
-        ]
-    }
+__all__ = [
+    "answer_json",
+    "evaluation_table",
+    "print_answer",
+    "print_hits",
+    "print_report",
+    "search_json",
+]
 
 
 def print_answer(console: Console, answer: Answer) -> None:

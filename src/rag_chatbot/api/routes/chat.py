@@ -12,11 +12,11 @@ from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import ChatReply
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import errors
-from rag_chatbot.api.schemas import ChatRequest, ChatResponse, SearchRequest, SearchResponse
+from rag_chatbot.api.schemas import ChatRequest, SearchRequest
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
 from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
-from rag_chatbot.cli.render import search_json
+from rag_chatbot.wire import ChatResponse, SearchResponse, chat_json, search_json
 
 router = APIRouter(prefix="/api", tags=["chat"])
 _Item = str | Restart | ChatReply
@@ -68,7 +68,7 @@ async def chat(
                     owner=caller.owner,
                 )
             )
-        return JSONResponse(reply.as_dict(), headers=_identity_headers(caller))
+        return JSONResponse(_reply_json(reply), headers=_identity_headers(caller))
     # Two trips through the thread pool: retrieval and the first item, then the rest, made in
     # one go (``api.streaming``). Session, question and retrieval are checked in the first, so
     # their errors still get an HTTP status; and the first event goes out before the rest of
@@ -120,7 +120,13 @@ def _event(item: _Item) -> str:
         return _sse("delta", {"text": item})
     if isinstance(item, Restart):
         return _sse("restart", {"reason": item.reason})
-    return _sse("answer", item.as_dict())
+    return _sse("answer", _reply_json(item))
+
+
+def _reply_json(reply: ChatReply) -> dict[str, object]:
+    return chat_json(
+        reply.answer, reply.session_id, reply.message_id, reply.latency_ms, reply.cached
+    )
 
 
 def _sse(event: str, data: object) -> str:

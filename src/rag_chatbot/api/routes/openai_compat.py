@@ -17,7 +17,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import asdict
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -38,6 +37,7 @@ from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
+from rag_chatbot.wire import citations_json
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def _log_question(answer: Answer, *, stream: bool) -> None:
 
 def _cited(answer: Answer) -> dict[str, Any]:
     return CitedFields(
-        citations=[asdict(c) for c in answer.citations],
+        citations=citations_json(answer.citations),
         grounded=answer.grounded,
         confidence=answer.confidence,
         generator=answer.generator,
