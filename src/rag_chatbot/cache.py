@@ -1,9 +1,10 @@
 """ResponseCache: answers to repeated questions, in Redis or in process.
 
-The key covers everything an answer depends on: the normalized question, the standalone query
-actually searched (a follow-up depends on its conversation), the selected text, the generator,
-and the index version (``DocumentRepository.index_version``), so any ingest, re-index or
-deletion makes older answers unreachable; they expire after ``CACHE_TTL``. With Redis
+The key (``ResponseCache.key``, the one place a key is made) covers everything an answer
+depends on: the normalized question, the standalone query actually searched (a follow-up
+depends on its conversation), the selected text, the generator, and the index version
+(``DocumentRepository.index_version``), so any ingest, re-index or deletion makes older
+answers unreachable; they expire after ``CACHE_TTL``. With Redis
 unreachable the cache is bypassed — answers are computed as if it were empty — and
 ``status()`` says ``degraded`` until Redis answers again.
 """
@@ -65,8 +66,12 @@ class ResponseCache:
         selected_text: str | None,
         generator: str,
         version: str | None = None,
-    ) -> str:
-        """The key of an answer; ``version`` is the index version to key on, else read now."""
+    ) -> str | None:
+        """The key of an answer, or None when nothing is cached (the cache is off, or the
+        question is blank); ``version`` is the index version to key on, else it is read now.
+        """
+        if not self.enabled or not question.strip():
+            return None
         parts = [
             normalize_question(question),
             normalize_question(query),

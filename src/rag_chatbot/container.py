@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from rag_chatbot.answering.answerer import Answerer
 from rag_chatbot.answering.base import Generator
-from rag_chatbot.answering.chat import ChatService
+from rag_chatbot.answering.chat import QuestionService
 from rag_chatbot.answering.conversation import QueryRewriter, RuleRewriter
 from rag_chatbot.answering.extractive import ExtractiveGenerator
 from rag_chatbot.answering.fallback import FallbackGenerator
@@ -61,7 +61,7 @@ class Container:
     answerer: Answerer
     pipeline: IngestionPipeline
     chats: ChatRepository
-    chat: ChatService
+    chat: QuestionService
     documents: DocumentService
     kv: KeyValueStore
     users: UserRepository
@@ -332,7 +332,7 @@ def build_container(
         answerer=answerer,
         pipeline=pipeline,
         chats=chats,
-        chat=ChatService(answerer, chats, cache, rewriter),
+        chat=QuestionService(answerer, cache, rewriter, chats),
         rewriter=rewriter,
         llm=llm,
         documents=DocumentService(

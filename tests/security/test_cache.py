@@ -13,6 +13,7 @@ import pytest
 import redis
 from security_support import ADMIN, Factory, browser, client
 
+from rag_chatbot.answering.chat import Question
 from rag_chatbot.container import Container
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -54,6 +55,77 @@ async def test_a_repeat_is_served_from_cache_and_still_stored(cached_container: 
         assert stats["hit_rate"] == pytest.approx(1 / 3, abs=1e-3)
         assert stats["memory_bytes"] > 0
         assert stats["backend"] == cached_container.kv.backend
+
+
+def _completion(question: str, *, stream: bool = False) -> dict[str, object]:
+    messages = [{"role": "user", "content": question}]
+    return {"model": "rag-chatbot", "messages": messages, "stream": stream}
+
+
+async def _complete(http: httpx.AsyncClient, question: str) -> dict[str, object]:
+    response = await http.post("/v1/chat/completions", json=_completion(question), headers=ADMIN)
+    assert response.status_code == 200, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def _stats(http: httpx.AsyncClient) -> dict[str, object]:
+    stats: dict[str, object] = (await http.get("/api/admin/cache/stats", headers=ADMIN)).json()
+    return stats
+
+
+async def test_the_openai_route_and_api_chat_share_the_response_cache(
+    cached_container: Container,
+) -> None:
+    async with client(cached_container, browser()) as http:
+        asked = await _ask(http, QUESTION)
+        assert asked["cached"] is False
+        # The same question on /v1/chat/completions is answered from the cache: a hit.
+        completion = await _complete(http, "how often is the Fresnel lens cleaned?")
+        assert completion["choices"][0]["message"]["content"] == asked["answer"]  # type: ignore[index]
+        assert completion["citations"] == asked["citations"]
+        assert completion["generator"] == asked["generator"]
+        stats = await _stats(http)
+        assert (stats["hits"], stats["misses"], stats["keys"]) == (1, 1, 1)
+
+        streamed = await http.post(
+            "/v1/chat/completions", json=_completion(QUESTION, stream=True), headers=ADMIN
+        )
+        assert streamed.status_code == 200, streamed.text
+        chunks = [
+            json.loads(line.removeprefix("data: "))
+            for line in streamed.text.splitlines()
+            if line.startswith("data: {")
+        ]
+        text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        assert text == asked["answer"] and chunks[-1]["citations"] == asked["citations"]
+        assert (await _stats(http))["hits"] == 2
+
+        # The other way round: asked first on /v1, then answered from the cache on /api/chat,
+        # and stored there as every /api/chat answer is.
+        first = await _complete(http, "What is a fog signal?")
+        again = await _ask(http, "What is a fog signal?")
+        assert again["cached"] is True
+        assert again["answer"] == first["choices"][0]["message"]["content"]  # type: ignore[index]
+        assert again["citations"] == first["citations"]
+        stored = (await http.get(f"/api/sessions/{again['session_id']}/messages")).json()
+        assert [m["id"] for m in stored] == [stored[0]["id"], again["message_id"]]
+        stats = await _stats(http)
+        assert (stats["hits"], stats["misses"], stats["keys"]) == (3, 2, 2)
+
+
+async def test_a_question_asked_without_storage_stores_nothing_and_shares_the_cache(
+    make_container: Factory,
+) -> None:
+    """As ``rag-chatbot ask`` asks: no session, no message; the answer cached all the same."""
+    container = make_container()
+    reply = container.chat.ask(Question(QUESTION))
+    assert (reply.session_id, reply.message_id, reply.cached) == (None, None, False)
+    assert container.chat.ask(Question(f"  {QUESTION.upper()} ")).cached is True
+    assert container.chats.list_sessions(None) == []
+    async with client(container, browser()) as http:
+        asked = await _ask(http, QUESTION)
+        assert asked["cached"] is True and asked["answer"] == reply.answer.answer
 
 
 async def test_a_follow_up_is_keyed_on_its_conversation(make_container: Factory) -> None:

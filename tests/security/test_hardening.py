@@ -42,7 +42,7 @@ async def test_an_unexpected_error_shows_no_traceback(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("db password is hunter2 at /srv/app/secret.py line 12")
 
-    monkeypatch.setattr(container.chat, "chat", broken)
+    monkeypatch.setattr(container.chat, "ask", broken)
     # As a server would: the app's own error response, not the exception, reaches the client.
     transport = httpx.ASGITransport(app=create_app(container), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from rag_chatbot.answering.chat import Question
 from rag_chatbot.cli.accounts import cache_app, users_app
 from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
@@ -36,6 +37,7 @@ from rag_chatbot.cli.render import (
 from rag_chatbot.cli.reports import report_app
 from rag_chatbot.config import load_settings
 from rag_chatbot.container import Container, build_container, shared_vector_store
+from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput
 
 APP = "rag_chatbot.api.app:app_from_environment"  # the ASGI app factory `serve` runs
@@ -152,17 +154,15 @@ def ask(
     """Answer a question from the ingested documents, with numbered citations."""
     with _container() as container:
         if question != "-":
-            answer = container.answerer.ask(question, selected_text=selected_text)
-            if as_json:
-                _emit(answer_json(answer))
-            else:
-                print_answer(out, answer)
+            _print_answer(
+                container.chat.ask(Question(question, selected_text=selected_text)).answer, as_json
+            )
             return
         # One answer (or one error) per input line, so that outputs line up with inputs.
         answered = refused = 0
         for number, line in enumerate(_lines(), start=1):
             try:
-                answer = container.answerer.ask(line, selected_text=selected_text)
+                answer = container.chat.ask(Question(line, selected_text=selected_text)).answer
             except InvalidInput as exc:
                 refused += 1
                 if as_json:
@@ -171,13 +171,18 @@ def ask(
                     complain(f"line {number}: {exc}")
                 continue
             answered += 1
-            if as_json:
-                _emit(answer_json(answer))
-            else:
-                print_answer(out, answer)
+            _print_answer(answer, as_json)
+            if not as_json:
                 out.rule()
     if refused and not answered:
         raise typer.Exit(1)
+
+
+def _print_answer(answer: Answer, as_json: bool) -> None:
+    if as_json:
+        _emit(answer_json(answer))
+    else:
+        print_answer(out, answer)
 
 
 @app.command()
@@ -291,7 +296,7 @@ def quickstart(
         report = _run_ingest(container, [target], show_progress=err.is_terminal)
         print_report(out, report)
         out.rule(f"[bold]{question}")
-        print_answer(out, container.answerer.ask(question))
+        print_answer(out, container.chat.ask(Question(question)).answer)
     out.rule()
     out.print(
         'Ask your own: rag-chatbot ask "…"   ·   index your documents: rag-chatbot ingest DIR'

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag_chatbot.answering.base import Restart
-from rag_chatbot.answering.chat import ChatReply
+from rag_chatbot.answering.chat import Question, Reply, ReplyItem
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import ChatRequest, SearchRequest
@@ -19,7 +19,6 @@ from rag_chatbot.api.threads import AnswerThreadsDep
 from rag_chatbot.wire import ChatResponse, SearchResponse, chat_json, search_json
 
 router = APIRouter(prefix="/api", tags=["chat"])
-_Item = str | Restart | ChatReply
 
 
 @router.post("/search", response_model=SearchResponse, responses=errors(503))
@@ -52,37 +51,24 @@ async def chat(
     request had none).
     """
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    asked = Question(
+        body.message,
+        selected_text=body.selected_text,
+        session_id=body.session_id,
+        owner=caller.owner,
+        store=True,
+    )
     if not wants_stream:
         # A cached answer to a first question is served on the event loop (no thread hop).
-        reply: ChatReply | None = None
-        if body.session_id is None:
-            reply = await container.chat.cached_reply(
-                body.message, selected_text=body.selected_text, owner=caller.owner
-            )
+        reply = await container.chat.cached_reply(asked)
         if reply is None:
-            reply = await threads.run(
-                lambda: container.chat.chat(
-                    body.message,
-                    session_id=body.session_id,
-                    selected_text=body.selected_text,
-                    owner=caller.owner,
-                )
-            )
+            reply = await threads.run(lambda: container.chat.ask(asked))
         return JSONResponse(_reply_json(reply), headers=_identity_headers(caller))
     # Two trips through the thread pool: retrieval and the first item, then the rest, made in
     # one go (``api.streaming``). Session, question and retrieval are checked in the first, so
     # their errors still get an HTTP status; and the first event goes out before the rest of
     # the stream competes with other questions for the cores.
-    first, rest = await threads.run(
-        lambda: _started(
-            container.chat.stream(
-                body.message,
-                session_id=body.session_id,
-                selected_text=body.selected_text,
-                owner=caller.owner,
-            )
-        )
-    )
+    first, rest = await threads.run(lambda: _started(container.chat.stream(asked)))
     return StreamingResponse(
         _events(first, relay(lambda: rest, threads.run)),
         media_type="text/event-stream",
@@ -99,12 +85,12 @@ def _identity_headers(caller: Principal) -> dict[str, str]:
     return {CLIENT_TOKEN_HEADER: token} if token else {}
 
 
-def _started(items: Iterator[_Item]) -> tuple[_Item | None, Iterator[_Item]]:
+def _started(items: Iterator[ReplyItem]) -> tuple[ReplyItem | None, Iterator[ReplyItem]]:
     """The first item (None for an empty stream) and the iterator, which goes on after it."""
     return next(items, None), items
 
 
-async def _events(first: _Item | None, rest: AsyncIterator[_Item]) -> AsyncIterator[str]:
+async def _events(first: ReplyItem | None, rest: AsyncIterator[ReplyItem]) -> AsyncIterator[str]:
     """SSE events for ``first``, then for each item of ``rest`` as it comes."""
     if first is not None:
         yield _event(first)
@@ -115,7 +101,7 @@ async def _events(first: _Item | None, rest: AsyncIterator[_Item]) -> AsyncItera
         yield _sse("error", stream_error(exc))
 
 
-def _event(item: _Item) -> str:
+def _event(item: ReplyItem) -> str:
     if isinstance(item, str):
         return _sse("delta", {"text": item})
     if isinstance(item, Restart):
@@ -123,7 +109,9 @@ def _event(item: _Item) -> str:
     return _sse("answer", _reply_json(item))
 
 
-def _reply_json(reply: ChatReply) -> dict[str, object]:
+def _reply_json(reply: Reply) -> dict[str, object]:
+    """The answer object of a stored question (it always is here: ``store=True``)."""
+    assert reply.session_id is not None and reply.message_id is not None
     return chat_json(
         reply.answer, reply.session_id, reply.message_id, reply.latency_ms, reply.cached
     )

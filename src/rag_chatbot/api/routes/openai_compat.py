@@ -5,7 +5,9 @@ earlier ``user``/``assistant`` messages are the conversation (a follow-up is mad
 for retrieval), ``system``/``developer`` messages are ignored (the grounded prompt is ours).
 The answer carries ``[n]`` markers; the citations come back in extra top-level fields
 ``citations``, ``grounded``, ``confidence`` and ``generator`` (in the final chunk of a stream).
-Nothing is stored: like OpenAI's API, the client sends the whole conversation each time.
+Nothing is stored: like OpenAI's API, the client sends the whole conversation each time. The
+question takes the path of every other (``answering.chat``), the response cache included:
+a question ``/api/chat`` answered is answered here from the cache, and the other way round.
 Callers authenticate with ``Authorization: Bearer`` — a user's access token or ADMIN_TOKEN.
 Errors have the API's usual fields plus OpenAI's ``error`` object, which OpenAI clients show.
 """
@@ -13,7 +15,6 @@ Errors have the API's usual fields plus OpenAI's ``error`` object, which OpenAI 
 from __future__ import annotations
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -27,19 +28,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
-from rag_chatbot.answering.base import Restart, StreamItem, Turn
+from rag_chatbot.answering.base import Restart, Turn
+from rag_chatbot.answering.chat import Question, ReplyItem
 from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import Principal, PrincipalDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
-from rag_chatbot.container import Container
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
 from rag_chatbot.wire import citations_json
-
-log = logging.getLogger(__name__)
 
 MODEL_ID = "rag-chatbot"
 MAX_MESSAGES = 100
@@ -153,12 +152,12 @@ async def chat_completions(
     if body.model != MODEL_ID:
         raise NotFound(f"model {body.model!r} not found; GET /v1/models lists {MODEL_ID!r}")
     question, history = _conversation(body.messages)
+    asked = Question(question, history=history, api="openai")
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not body.stream:
-        answer = await threads.run(lambda: _answer(container, question, history))
-        _log_question(answer, stream=False)
-        return _completion(completion_id, answer)
-    items = await threads.run(lambda: _stream(container, question, history))
+        reply = await threads.run(lambda: container.chat.ask(asked))
+        return _completion(completion_id, reply.answer)
+    items = await threads.run(lambda: container.chat.stream(asked))
     return StreamingResponse(
         # The rest of the stream in one capped thread trip, each chunk posted as it is made
         # (``api.streaming.relay``), not one trip through the default pool per chunk.
@@ -190,30 +189,6 @@ def _conversation(messages: list[ChatMessageIn]) -> tuple[str, list[Turn]]:
     return question, history
 
 
-def _answer(container: Container, question: str, history: list[Turn]) -> Answer:
-    query = container.rewriter.rewrite(question, history)
-    return container.answerer.ask(question, retrieval_query=query, history=history)
-
-
-def _stream(container: Container, question: str, history: list[Turn]) -> Iterator[StreamItem]:
-    query = container.rewriter.rewrite(question, history)
-    return container.answerer.stream(question, retrieval_query=query, history=history)
-
-
-def _log_question(answer: Answer, *, stream: bool) -> None:
-    """One ``chat_request`` line a question answered, as ``/api/chat`` writes (contract)."""
-    log.info(
-        "chat_request",
-        extra={
-            "api": "openai",
-            "stream": stream,
-            "grounded": answer.grounded,
-            "citations": len(answer.citations),
-            "generator": answer.generator,
-        },
-    )
-
-
 def _cited(answer: Answer) -> dict[str, Any]:
     return CitedFields(
         citations=citations_json(answer.citations),
@@ -240,7 +215,7 @@ def _completion(completion_id: str, answer: Answer) -> dict[str, object]:
     }
 
 
-def _chunks(completion_id: str, items: Iterator[StreamItem]) -> Iterator[str]:
+def _chunks(completion_id: str, items: Iterator[ReplyItem]) -> Iterator[str]:
     """OpenAI's chunk stream: a role delta, content deltas, a final chunk, ``[DONE]``."""
     created = int(time.time())
 
@@ -263,8 +238,7 @@ def _chunks(completion_id: str, items: Iterator[StreamItem]) -> Iterator[str]:
             elif isinstance(item, Restart):
                 yield chunk({"content": RESTART_NOTE})
             else:
-                _log_question(item, stream=True)
-                yield chunk({}, "stop", **_cited(item))
+                yield chunk({}, "stop", **_cited(item.answer))
     except Exception as exc:  # the response has started: OpenAI's in-stream error
         body = stream_error(exc)
         error = {"message": body["detail"], "type": "server_error", "code": body["error_code"]}
