@@ -21,6 +21,7 @@ from rag_chatbot.db.repository import DocumentRecord, DocumentRepository
 from rag_chatbot.domain import Chunk, IndexedChunk
 from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedFormat
 from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
+from rag_chatbot.ingestion.heap import release_freed_memory
 from rag_chatbot.ingestion.loaders import load_bytes
 from rag_chatbot.ingestion.memo import VectorMemo
 from rag_chatbot.ingestion.planning import MB, Job, Planner
@@ -124,6 +125,7 @@ class IngestionPipeline:
             for source in sorted(self._repo.sources_from(origin) - seen):
                 self.remove(source)
                 report.removed += 1
+        release_freed_memory()  # before the index's optimisation, the peak of a large ingest
         self._store.optimize()
         self.publish_index_size()
         if report.failed:
