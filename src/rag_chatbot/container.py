@@ -24,11 +24,11 @@ from rag_chatbot.auth.service import AuthService, jwt_secret
 from rag_chatbot.auth.users import UserRepository
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.config import Settings
+from rag_chatbot.config_rules import ExtractiveChoice, GeminiChoice, OpenAIChoice
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
 from rag_chatbot.db.leases import ProcessingLeases
 from rag_chatbot.db.repository import DocumentRepository
-from rag_chatbot.errors import ConfigError
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
 from rag_chatbot.ingestion.watch import ProcessingWatch
@@ -116,8 +116,7 @@ _EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The configured model."""
-    _check_model(settings)
+    """The configured model (``Settings`` has checked that this build ships it)."""
     return _EMBEDDERS[settings.embedding_provider](settings)
 
 
@@ -127,19 +126,10 @@ def embedding_identity(settings: Settings) -> tuple[str, int]:
     Both providers run the one model this build ships, so its constants answer for either;
     only the onnx provider embeds passages in integers.
     """
-    _check_model(settings)
     from rag_chatbot.providers.embedders.onnx import DIMENSION, name_for
 
     onnx = settings.embedding_provider == "onnx"
     return name_for(settings.embedding_precision if onnx else "float"), DIMENSION
-
-
-def _check_model(settings: Settings) -> None:
-    if settings.embedding_model != "all-MiniLM-L6-v2":
-        raise ConfigError(
-            f"EMBEDDING_MODEL: {settings.embedding_model!r} is not available offline; "
-            "this build ships 'all-MiniLM-L6-v2'"
-        )
 
 
 def build_vector_store(settings: Settings, embedder: Embedder) -> VectorStore:
@@ -190,58 +180,49 @@ def shared_vector_store(settings: Settings) -> Iterator[Path]:
         store.close()
 
 
-def _openai(settings: Settings, model: str, retry: RetryPolicy) -> ChatModel:
+def _openai(settings: Settings, choice: OpenAIChoice, retry: RetryPolicy) -> ChatModel:
     from rag_chatbot.providers.generators.openai_compatible import OpenAIChatModel
 
-    if not settings.llm_base_url and not settings.llm_api_key:
-        raise ConfigError("LLM_API_KEY: required for api.openai.com (or set LLM_BASE_URL)")
     return OpenAIChatModel(
-        model,
-        base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key,
+        choice.model,
+        base_url=choice.base_url,
+        api_key=choice.api_key,
         timeout=settings.llm_timeout,
         retry=retry,
         temperature=settings.llm_temperature,
     )
 
 
-def _gemini(settings: Settings, model: str, retry: RetryPolicy) -> ChatModel:
+def _gemini(settings: Settings, choice: GeminiChoice, retry: RetryPolicy) -> ChatModel:
     from rag_chatbot.providers.generators.gemini import GeminiChatModel
 
-    if not settings.llm_api_key:
-        raise ConfigError("LLM_API_KEY: required when LLM_PROVIDER=gemini")
     return GeminiChatModel(
-        model,
-        api_key=settings.llm_api_key,
-        base_url=settings.llm_base_url,
+        choice.model,
+        api_key=choice.api_key,
+        base_url=choice.base_url,
         timeout=settings.llm_timeout,
         retry=retry,
         temperature=settings.llm_temperature,
     )
-
-
-_CHAT_MODELS: dict[str, Callable[[Settings, str, RetryPolicy], ChatModel]] = {
-    "openai": _openai,
-    "gemini": _gemini,
-}
 
 
 def build_generator(
     settings: Settings, extractive: ExtractiveGenerator, checker: SupportCheck | None = None
 ) -> tuple[Generator, QueryRewriter, FallbackGenerator | None]:
-    """The answer generator LLM_PROVIDER selects, its query rewriter, and the LLM if any.
+    """The answer generator ``settings.generator`` chose, its query rewriter, and the LLM if any.
 
     A language model answers with ``extractive`` behind it (used when the model fails, or
     when ``checker`` finds its answer unsupported by the passages it cites).
     """
-    if settings.llm_provider == "extractive":
-        return extractive, RuleRewriter(), None
-    if not settings.llm_model:
-        raise ConfigError(f"LLM_MODEL: required when LLM_PROVIDER={settings.llm_provider}")
-    if settings.llm_max_tokens >= settings.llm_context_tokens:
-        raise ConfigError("LLM_MAX_TOKENS: must be smaller than LLM_CONTEXT_TOKENS")
+    choice = settings.generator
     retry = RetryPolicy(retries=settings.llm_max_retries)
-    model = _CHAT_MODELS[settings.llm_provider](settings, settings.llm_model, retry)
+    match choice:
+        case ExtractiveChoice():
+            return extractive, RuleRewriter(), None
+        case OpenAIChoice():
+            model = _openai(settings, choice, retry)
+        case GeminiChoice():
+            model = _gemini(settings, choice, retry)
     budget = PromptBudget(
         context_tokens=settings.llm_context_tokens,
         answer_tokens=settings.llm_max_tokens,

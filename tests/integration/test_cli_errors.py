@@ -31,7 +31,7 @@ def test_a_string_that_is_not_a_database_url_is_refused_without_repeating_it(
     assert result.returncode == 2
     line = one_line(result)
     assert "DATABASE_URL: not a database URL" in line
-    assert "sqlite:///" in line and "postgresql+psycopg://" in line
+    assert "sqlite:///" in line and "postgresql://USER:PASSWORD@HOST:5432/DB" in line
     assert "foo-secret" not in line  # a URL may hold a password: never echoed
 
 
