@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Literal
 
-from rag_chatbot.domain import Answer, Citation
+from rag_chatbot.domain import Answer, Citation, normalize_question
 from rag_chatbot.keyvalue import KeyValueStore, StoreUnavailable
 from rag_chatbot.observability.metrics import record_cache
 
@@ -28,15 +28,6 @@ ANSWERS = "cache:answer:"
 _HITS = "cache:stats:hits"
 _MISSES = "cache:stats:misses"
 Health = Literal["healthy", "degraded", "unhealthy"]
-
-
-def normalize_question(text: str) -> str:
-    """The form questions are compared in: lower case, runs of whitespace made one space.
-
-    Two questions in this form are one cache entry, and one entry of the most frequent
-    questions (``ChatRepository.frequent_questions``, which the cache is warmed with).
-    """
-    return " ".join(text.lower().split())
 
 
 class ResponseCache:

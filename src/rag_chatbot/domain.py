@@ -126,3 +126,12 @@ class Answer:
     # How sure retrieval is that the documents answer the question (0..1, ``grounding``);
     # None when not measured (an answer about a selected text).
     confidence: float | None = None
+
+
+def normalize_question(text: str) -> str:
+    """The form questions are compared in: lower case, runs of whitespace made one space.
+
+    Two questions in this form are one cache entry, and one entry of the most frequent
+    questions (``ChatRepository.frequent_questions``, which the cache is warmed with).
+    """
+    return " ".join(text.lower().split())

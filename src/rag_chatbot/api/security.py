@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 
-from rag_chatbot.api.deps import get_container
+from rag_chatbot.dependencies import get_container
 from rag_chatbot.errors import Forbidden, InvalidInput, Unauthorized
 
 CLIENT_TOKEN_HEADER = "X-Client-Token"

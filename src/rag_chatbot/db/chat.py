@@ -17,7 +17,6 @@ from sqlalchemy import ColumnElement, Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rag_chatbot.cache import normalize_question
 from rag_chatbot.db.checkpoint import wal_checkpointer
 from rag_chatbot.db.engine import write_lock
 from rag_chatbot.db.exchanges import (
@@ -28,6 +27,7 @@ from rag_chatbot.db.exchanges import (
     session_title,
 )
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
+from rag_chatbot.domain import normalize_question
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
 ROLES = frozenset({"user", "assistant", "system"})

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
-from rag_chatbot.api.deps import ContainerDep
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
 from rag_chatbot.web.rendering import document_view, outline_entries
 

@@ -6,12 +6,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import JsonInt
 from rag_chatbot.api.security import AdminDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.container import Container
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.errors import RagChatbotError, ServiceUnavailable
 from rag_chatbot.keyvalue import StoreUnavailable
 

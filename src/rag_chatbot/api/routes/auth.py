@@ -9,12 +9,12 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import PrincipalDep, UserDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.auth.service import AccessClaims, TokenPair
 from rag_chatbot.auth.users import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, UsernameTaken
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.errors import Forbidden, RateLimited, Unauthorized
 from rag_chatbot.observability.log_context import AUTH_LOGGER, client_address_var
 

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import Question, Reply, ReplyItem
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import ChatRequest, SearchRequest
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
 from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.wire import ChatResponse, SearchResponse, chat_json, search_json
 
 router = APIRouter(prefix="/api", tags=["chat"])

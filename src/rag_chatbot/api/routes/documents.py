@@ -6,11 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, UploadFile
 
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import DocumentOut, ReindexOut
 from rag_chatbot.api.security import AdminDep
 from rag_chatbot.db.models import DocumentRow
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.errors import FileTooLarge, NotFound
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])

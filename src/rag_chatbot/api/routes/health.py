@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from rag_chatbot import __version__
 from rag_chatbot.api import health
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import DetailedHealthOut, HealthOut
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.observability.metrics import render_latest
 from rag_chatbot.observability.pool import refresh as refresh_pool
 from rag_chatbot.observability.resources import ResourceCollector

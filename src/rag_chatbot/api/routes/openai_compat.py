@@ -30,12 +30,12 @@ from starlette.exceptions import HTTPException
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, Turn
 from rag_chatbot.answering.chat import Question, ReplyItem
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import Principal, PrincipalDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.api.streaming import relay, stream_error
 from rag_chatbot.api.threads import AnswerThreadsDep
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
 from rag_chatbot.wire import citations_json

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from rag_chatbot.api.deps import ContainerDep
 from rag_chatbot.api.schemas import FeedbackOut, FeedbackRequest, MessageOut, SessionOut
 from rag_chatbot.api.security import OwnerDep
 from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
+from rag_chatbot.dependencies import ContainerDep
 from rag_chatbot.errors import SessionNotFound
 
 router = APIRouter(prefix="/api", tags=["sessions"])

@@ -1,0 +1,86 @@
+"""The layers of docs/architecture.md, guarded: a module imports only from layers below its own.
+
+An AST walk over src/rag_chatbot (no import is executed). Packages of the same layer may use
+each other where they are services of one another (answering and ingestion, say), but the
+entry points (the HTTP API, the reader, the operations modules, the CLI) never import each
+other — with one exception, named here: the app factory mounts the reader beside the API.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import rag_chatbot
+
+PACKAGE = Path(rag_chatbot.__file__).parent
+
+# Lowest first. A top-level module or package of src/rag_chatbot and its layer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "domain", "config", "config_rules", "wire", "observability", "__init__"),
+    ("providers", "db", "keyvalue"),
+    ("retrieval", "cache", "auth", "ratelimit"),
+    ("answering", "ingestion", "evaluation"),
+    ("container",),
+    ("dependencies",),
+    ("api", "web", "ops"),
+    ("cli", "__main__"),
+)
+LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
+ENTRY_POINTS = LAYER["api"]
+ALLOWED = {("api", "web")}  # api/app.py mounts the reader's routes beside the API's
+
+
+def _imports(path: Path, package: Path) -> set[str]:
+    module = ".".join(("rag_chatbot", *path.relative_to(package).with_suffix("").parts))
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = module.split(".")[: -node.level]
+                base = ".".join([*parent, base] if base else parent)
+            names.add(base)
+    return {n.split(".")[1] for n in names if n.startswith("rag_chatbot.") and "." in n}
+
+
+def _owner(path: Path, package: Path = PACKAGE) -> str:
+    return path.relative_to(package).parts[0].removesuffix(".py")
+
+
+def violations(package: Path = PACKAGE) -> list[str]:
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        own = _owner(path, package)
+        for target in _imports(path, package) - {own}:
+            low, high = LAYER[target], LAYER[own]
+            upward = low > high
+            sideways = low == high == ENTRY_POINTS and (own, target) not in ALLOWED
+            if upward or sideways:
+                found.append(f"{path.relative_to(package)} ({own}) imports {target}")
+    return found
+
+
+def test_every_module_has_a_layer() -> None:
+    owners = {_owner(path) for path in PACKAGE.rglob("*.py")}
+    assert owners <= set(LAYER), sorted(owners - set(LAYER))
+
+
+def test_imports_point_down_the_layers() -> None:
+    assert violations() == []
+
+
+def test_the_rule_sees_broken_imports(tmp_path: Path) -> None:
+    # Guards the test above: upward and sideways imports are reported, not missed by the walk.
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "chat.py").write_text("from rag_chatbot.api.app import create_app\n")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "routes.py").write_text("from ..api import schemas\n")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "app.py").write_text("from rag_chatbot.web import routes\n")
+    assert violations(tmp_path) == [
+        "db/chat.py (db) imports api",
+        "web/routes.py (web) imports api",
+    ]
