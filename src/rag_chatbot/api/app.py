@@ -177,7 +177,7 @@ def app_from_environment() -> FastAPI:
     container.pipeline.publish_index_size()
     app = create_app(container, owns_container=True)
     # What start-up built lives as long as the worker: kept out of the garbage collector's
-    # full passes, which scanned it all and paused every request for ~70 ms (measured).
+    # full passes, which scanned all of it and paused every request while they ran.
     gc.collect()
     gc.freeze()
     return app

@@ -2,9 +2,9 @@
 
 Starlette runs a sync iterator behind a ``StreamingResponse`` one ``next()`` per trip through
 the thread pool. A streamed answer is a few sentences, then the stored reply: each a trip,
-waiting its turn for a thread and then for the event loop. With 32 streams on two cores that
-queueing, not the work, took half of each stream's time (first event p50 116 ms, last event
-223 ms, ``benchmarks/load.py``). ``relay`` makes one trip: the thread produces every item and
+waiting its turn for a thread and then for the event loop. Under load that queueing, not the
+work, took about half of each stream's time (``benchmarks/load.py``, docs/benchmarks.md).
+``relay`` makes one trip: the thread produces every item and
 posts each to the loop, which sends it as soon as it lands.
 """
 

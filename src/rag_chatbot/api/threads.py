@@ -3,9 +3,8 @@
 Answering runs in AnyIO's worker threads. Left to its default limit (40 at once), 16 streams on
 one worker each took a thread and took turns at the GIL: every answer made progress, none
 finished early. Capped at three per core, the rest wait their turn without a thread, and the
-ones running finish sooner (``benchmarks/load.py``, 32 clients, 2 workers on 2 cores, three
-interleaved pairs of runs of the cap alone: time to the first streamed event p95
-142/128/133 ms against 147/138/154 ms uncapped, JSON p95 no worse). The cap covers answering
+ones running finish sooner: the first streamed event comes earlier at the same JSON latency
+(``benchmarks/load.py``; figures in docs/benchmarks.md). The cap covers answering
 only: other endpoints keep AnyIO's default limit, so uploads, health and search never queue
 behind questions.
 """

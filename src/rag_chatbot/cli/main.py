@@ -252,7 +252,7 @@ def serve(
     from rag_chatbot.observability.metrics import prepare_multiprocess_dir
 
     # Concurrent requests already keep the cores busy; a model call that also spreads over them
-    # only contends (measured: 2 workers went from 35 to 71 requests/s). Ingest keeps them all.
+    # only contends (docs/benchmarks.md, the HTTP service under load). Ingest keeps them all.
     os.environ.setdefault("EMBEDDING_THREADS", "1")
     with reported(2):
         settings = load_settings()

@@ -21,8 +21,8 @@ class CandidateScorer(Protocol):
     """Gives a query's dense and lexical ``(chunk id, score)`` lists, as ``complete_scores``.
 
     The retriever's default is ``complete_scores`` on its own store; a store served by another
-    process gets the same function run by that process (171 against 150 requests/s on two
-    workers, docs/benchmarks.md), with identical results.
+    process gets the same function run by that process, in one round trip instead of one per
+    list (docs/benchmarks.md), with identical results.
     """
 
     def __call__(

@@ -168,8 +168,8 @@ class QdrantEdgeStore:
             vectors={DENSE_VECTOR: EdgeVectorParams(size=self.dimension, distance=Distance.Cosine)},
             sparse_vectors={SPARSE_VECTOR: EdgeSparseVectorParams(modifier=Modifier.Idf)},
             optimizers=optimizers,
-            # A query here is too small to split: on docs-faq (18k points) hybrid scoring took
-            # 2.3 ms of CPU on Qdrant's default search threads, 1.0 ms on one (and less wall).
+            # A query here is too small to split: spreading it over Qdrant's default search
+            # threads cost more CPU (and wall time) than one thread doing it all.
             max_search_threads=1,
         )
         exists = self.path.is_dir() and any(self.path.iterdir())
