@@ -32,25 +32,8 @@ url="${RAG_CHATBOT_URL:-http://127.0.0.1:8000}"
 url="${url%/}"
 log_dir="${LOG_DIR:-/var/log/rag-chatbot}"
 
-# Each step returns 0 ok, 3 warning, 4 skipped, anything else failed.
-passed=0 warned=0 skipped=0
-failures=()
-step() {
-  local name="$1" code=0
-  shift
-  echo "== $name"
-  "$@" || code=$?
-  case "$code" in
-    0) echo "-- $name: ok"; passed=$((passed + 1)) ;;
-    3) echo "-- $name: WARNING"; warned=$((warned + 1)) ;;
-    4) echo "-- $name: skipped"; skipped=$((skipped + 1)) ;;
-    *) echo "-- $name: FAILED (status $code)"; failures+=("$name") ;;
-  esac
-}
-
-must() {  # another program as a step: any failure is a failure, whatever its status
-  "$@" || return 1
-}
+# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+source scripts/lib/steps.sh
 
 health() {
   curl -fsS --max-time 10 "$url/api/health" || return 1
@@ -131,8 +114,4 @@ step "old logs" old_logs
 step certificate certificate
 step "security updates" updates
 
-echo "== daily-maintenance.sh: $passed ok, $warned warning(s), $skipped skipped, ${#failures[@]} failed"
-if [ "${#failures[@]}" -gt 0 ]; then
-  echo "daily-maintenance.sh: failed: ${failures[*]}" >&2
-  exit 1
-fi
+finish daily-maintenance.sh

@@ -34,21 +34,8 @@ while [ $# -gt 0 ]; do
 done
 read -r -a python <<<"${RAG_CHATBOT_PYTHON:-python3}"
 
-# Each step returns 0 ok, 3 warning, 4 skipped, anything else failed.
-passed=0 warned=0 skipped=0
-failures=()
-step() {
-  local name="$1" code=0
-  shift
-  echo "== $name"
-  "$@" || code=$?
-  case "$code" in
-    0) echo "-- $name: ok"; passed=$((passed + 1)) ;;
-    3) echo "-- $name: WARNING"; warned=$((warned + 1)) ;;
-    4) echo "-- $name: skipped"; skipped=$((skipped + 1)) ;;
-    *) echo "-- $name: FAILED (status $code)"; failures+=("$name") ;;
-  esac
-}
+# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+source scripts/lib/steps.sh
 
 script() {  # one of ours, which another release may not ship yet
   [ -x "scripts/$1" ] || { echo "scripts/$1 is missing: this step cannot run"; return 1; }
@@ -84,8 +71,4 @@ step outdated outdated
 step vulnerabilities vulnerabilities
 step "image scan" image_scan
 
-echo "== monthly-maintenance.sh: $passed ok, $warned warning(s), $skipped skipped, ${#failures[@]} failed"
-if [ "${#failures[@]}" -gt 0 ]; then
-  echo "monthly-maintenance.sh: failed: ${failures[*]}" >&2
-  exit 1
-fi
+finish monthly-maintenance.sh

@@ -39,25 +39,8 @@ while [ $# -gt 0 ]; do
 done
 read -r -a rag_chatbot <<<"${RAG_CHATBOT:-rag-chatbot}"
 
-# Each step returns 0 ok, 3 warning, 4 skipped, anything else failed.
-passed=0 warned=0 skipped=0
-failures=()
-step() {
-  local name="$1" code=0
-  shift
-  echo "== $name"
-  "$@" || code=$?
-  case "$code" in
-    0) echo "-- $name: ok"; passed=$((passed + 1)) ;;
-    3) echo "-- $name: WARNING"; warned=$((warned + 1)) ;;
-    4) echo "-- $name: skipped"; skipped=$((skipped + 1)) ;;
-    *) echo "-- $name: FAILED (status $code)"; failures+=("$name") ;;
-  esac
-}
-
-must() {  # another program as a step: any failure is a failure, whatever its status
-  "$@" || return 1
-}
+# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+source scripts/lib/steps.sh
 
 compact() {
   local said
@@ -85,8 +68,4 @@ step performance must scripts/performance-report.sh --since 7d
 step "docker cleanup" docker_prune
 step "system packages" apt_upgrade
 
-echo "== weekly-maintenance.sh: $passed ok, $warned warning(s), $skipped skipped, ${#failures[@]} failed"
-if [ "${#failures[@]}" -gt 0 ]; then
-  echo "weekly-maintenance.sh: failed: ${failures[*]}" >&2
-  exit 1
-fi
+finish weekly-maintenance.sh

@@ -31,7 +31,8 @@ ENTRY_POINTS = LAYER["api"]
 ALLOWED = {("api", "web")}  # api/app.py mounts the reader's routes beside the API's
 
 
-def _imports(path: Path, package: Path) -> set[str]:
+def _modules_imported(path: Path, package: Path) -> set[str]:
+    """Every ``rag_chatbot`` module ``path`` imports, relative imports resolved."""
     module = ".".join(("rag_chatbot", *path.relative_to(package).with_suffix("").parts))
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -43,7 +44,12 @@ def _imports(path: Path, package: Path) -> set[str]:
                 parent = module.split(".")[: -node.level]
                 base = ".".join([*parent, base] if base else parent)
             names.add(base)
-    return {n.split(".")[1] for n in names if n.startswith("rag_chatbot.") and "." in n}
+    return {n for n in names if n.startswith("rag_chatbot.")}
+
+
+def _imports(path: Path, package: Path) -> set[str]:
+    """The top-level packages of src/rag_chatbot that ``path`` imports."""
+    return {name.split(".")[1] for name in _modules_imported(path, package)}
 
 
 def _owner(path: Path, package: Path = PACKAGE) -> str:
@@ -70,6 +76,17 @@ def test_every_module_has_a_layer() -> None:
 
 def test_imports_point_down_the_layers() -> None:
     assert violations() == []
+
+
+def test_the_command_line_renders_the_wire_format_not_the_apis_schemas() -> None:
+    # The CLI may start the server (api.app, api.workers) but renders answers from ``wire``.
+    borrowed = {
+        f"{path.relative_to(PACKAGE)} imports {name}"
+        for path in sorted((PACKAGE / "cli").rglob("*.py"))
+        for name in _modules_imported(path, PACKAGE)
+        if name.startswith(("rag_chatbot.api.routes", "rag_chatbot.api.schemas"))
+    }
+    assert borrowed == set()
 
 
 def test_the_rule_sees_broken_imports(tmp_path: Path) -> None:
