@@ -89,6 +89,19 @@ def test_the_command_line_renders_the_wire_format_not_the_apis_schemas() -> None
     assert borrowed == set()
 
 
+def test_the_http_layer_runs_no_sql_of_its_own() -> None:
+    # Queries live in db/; the API asks the repositories (and db.engine.ping for health).
+    for path in sorted((PACKAGE / "api").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not any(name.startswith("sqlalchemy") for name in imported), path
+
+
 def test_the_rule_sees_broken_imports(tmp_path: Path) -> None:
     # Guards the test above: upward and sideways imports are reported, not missed by the walk.
     (tmp_path / "db").mkdir()

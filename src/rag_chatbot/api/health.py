@@ -7,9 +7,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from sqlalchemy import text
-
 from rag_chatbot.container import Container
+from rag_chatbot.db.engine import ping
 from rag_chatbot.observability.resources import CpuSampler, memory_fraction
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -20,8 +19,7 @@ _CPU = CpuSampler()
 
 def _probes(container: Container) -> dict[str, Callable[[], str]]:
     def database() -> str:
-        with container.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(container.engine)
         return "healthy"
 
     def vector_db() -> str:

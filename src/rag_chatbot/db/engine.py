@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import sessionmaker
 
@@ -25,6 +25,12 @@ def driver_url(raw: str) -> URL:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     return url
+
+
+def ping(engine: Engine) -> None:
+    """One round trip to the database (``SELECT 1``); raises when it cannot be reached."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def create_db_engine(settings: Settings) -> Engine:
