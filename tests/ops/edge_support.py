@@ -11,11 +11,9 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from nginx_support import NGINX, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,21 +125,3 @@ def nginx_test(prefix: Path, config: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=30,
     )
-
-
-def run_nginx(prefix: Path, config: Path, health_port: int) -> subprocess.Popen[bytes]:
-    """nginx in the foreground, once it answers /nginx-health on ``health_port``."""
-    process = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{health_port}/nginx-health", timeout=1)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.terminate()
-    raise AssertionError((prefix / "logs" / "error.log").read_text())

@@ -54,8 +54,12 @@ http {{
 
 def start_nginx(prefix: Path, backend_port: int, listen_port: int) -> subprocess.Popen[bytes]:
     """nginx in the foreground on ``listen_port``, answering its health check."""
-    config = write_config(prefix, backend_port, listen_port)
-    nginx = subprocess.Popen(
+    return run_nginx(prefix, write_config(prefix, backend_port, listen_port), listen_port)
+
+
+def run_nginx(prefix: Path, config: Path, health_port: int) -> subprocess.Popen[bytes]:
+    """nginx in the foreground, once it answers /nginx-health on ``health_port``."""
+    process = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(config), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -63,9 +67,9 @@ def start_nginx(prefix: Path, backend_port: int, listen_port: int) -> subprocess
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
-            httpx.get(f"http://127.0.0.1:{listen_port}/nginx-health", timeout=1)
-            return nginx
+            httpx.get(f"http://127.0.0.1:{health_port}/nginx-health", timeout=1)
+            return process
         except httpx.HTTPError:
             time.sleep(0.1)
-    nginx.terminate()
+    process.terminate()
     raise AssertionError((prefix / "logs" / "error.log").read_text())

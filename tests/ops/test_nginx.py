@@ -24,11 +24,10 @@ import yaml
 from edge_support import (
     EdgePorts,
     nginx_test,
-    run_nginx,
     write_edge,
     write_frontend,
 )
-from nginx_support import CONF, NGINX, start_nginx, write_config
+from nginx_support import CONF, NGINX, run_nginx, start_nginx, write_config
 from sse import sse_events
 from testing_secrets import TEST_JWT_SECRET
 
