@@ -9,15 +9,21 @@ A subclass supplies two fixtures:
 from __future__ import annotations
 
 import math
+import sys
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
-from rag_chatbot.domain import Chunk, IndexedChunk, ScoredChunk, SparseVector
+from rag_chatbot.domain import Chunk, IndexedChunk
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.retrieval.lexical import LexicalEncoder
-from rag_chatbot.retrieval.scoring import complete_scores, read_hits
+from rag_chatbot.retrieval.scoring import complete_scores
+
+# Hits read as the retriever reads them (scores, then the chunks): the benchmarks' helpers.
+sys.path.append(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from _rules import search_dense, search_sparse
 
 DIMENSION = 8
 Reopen = Callable[[VectorStore], VectorStore]
@@ -61,20 +67,6 @@ def make_point(
         text=text,
     )
     return IndexedChunk(chunk=chunk, dense=tuple(dense), sparse=_ENCODER.encode_document(text))
-
-
-def search_dense(
-    store: VectorStore, vector: Sequence[float], limit: int, within: Collection[str] | None = None
-) -> list[ScoredChunk]:
-    """The nearest chunks with their scores, read as the retriever reads them."""
-    return read_hits(store, store.score_dense(vector, limit, within))
-
-
-def search_sparse(
-    store: VectorStore, vector: SparseVector, limit: int, within: Collection[str] | None = None
-) -> list[ScoredChunk]:
-    """The best lexical matches with their scores, read as the retriever reads them."""
-    return read_hits(store, store.score_sparse(vector, limit, within))
 
 
 def corpus() -> list[IndexedChunk]:
