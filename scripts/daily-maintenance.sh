@@ -32,7 +32,7 @@ url="${RAG_CHATBOT_URL:-http://127.0.0.1:8000}"
 url="${url%/}"
 log_dir="${LOG_DIR:-/var/log/rag-chatbot}"
 
-# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+# shellcheck source=scripts/lib/steps.sh
 source scripts/lib/steps.sh
 
 health() {

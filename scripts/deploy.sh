@@ -72,27 +72,16 @@ case "${#words[@]}:${words[0]:-}" in
   2:*) environment="${words[0]}"; version="${words[1]}" ;;
   *) usage >&2; exit 2 ;;
 esac
-case "$environment" in
-  production|staging|development) ;;
-  *) echo "deploy.sh: ENVIRONMENT must be production, staging or development, not '$environment'" >&2; exit 2 ;;
-esac
-case "$target" in
-  compose|k8s) ;;
-  *) echo "deploy.sh: target must be compose or k8s, not '$target'" >&2; exit 2 ;;
-esac
-[[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || { echo "deploy.sh: bad VERSION '$version'" >&2; exit 2; }
+# shellcheck source=scripts/lib/release.sh
+source scripts/lib/release.sh  # check_release, release_place, use_images, run
+check_release deploy.sh "$environment" "$target" "$version"
 
-run() {
-  if [ "$dry" -eq 1 ]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
-}
 
-backend_image="${RAG_CHATBOT_IMAGE:-registry.example.com/rag-chatbot}"
-frontend_image="${RAG_CHATBOT_FRONTEND_IMAGE:-registry.example.com/rag-chatbot-frontend}"
+release_place "$environment"
 state="${DEPLOY_STATE_DIR:-.deploy}"
 record="$state/$target-$environment.versions"
 current=""
 [ -s "$record" ] && current=$(tail -n 1 "$record" | cut -d' ' -f1)
-if [ "$environment" = production ]; then namespace="${K8S_NAMESPACE:-rag-chatbot}"; else namespace="${K8S_NAMESPACE:-rag-chatbot-$environment}"; fi
 if [ "$target" = compose ]; then url="${SMOKE_URL:-http://127.0.0.1:${HTTP_PORT:-8080}}"; else url="${SMOKE_URL:-}"; fi
 url="${url%/}"
 echo "deploy.sh: $version to $environment ($target); running now: ${current:-nothing recorded}"
@@ -143,12 +132,7 @@ fi
 
 case "$target" in
   compose)
-    compose_file=docker-compose.prod.yml
-    [ "$environment" = development ] && compose_file=docker-compose.yml
-    compose=(docker-compose -f "$compose_file")
-    export RAG_CHATBOT_IMAGE="$backend_image" RAG_CHATBOT_FRONTEND_IMAGE="$frontend_image"
-    export RAG_CHATBOT_TAG="$version"
-    [ "$dry" -eq 1 ] && echo "+ export RAG_CHATBOT_IMAGE=$backend_image RAG_CHATBOT_FRONTEND_IMAGE=$frontend_image RAG_CHATBOT_TAG=$version"
+    use_images "$version"
     if [ "$build" -eq 1 ]; then
       run "${compose[@]}" build backend frontend || failed "docker-compose build"
     else

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 read -r -a python <<<"${RAG_CHATBOT_PYTHON:-python3}"
 
-# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+# shellcheck source=scripts/lib/steps.sh
 source scripts/lib/steps.sh
 
 script() {  # one of ours, which another release may not ship yet

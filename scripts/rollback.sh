@@ -52,21 +52,10 @@ while [ $# -gt 0 ]; do
     *) environment="$1"; shift ;;
   esac
 done
-case "$environment" in
-  production|staging|development) ;;
-  *) echo "rollback.sh: ENVIRONMENT must be production, staging or development, not '$environment'" >&2; exit 2 ;;
-esac
-case "$target" in
-  compose|k8s) ;;
-  *) echo "rollback.sh: target must be compose or k8s, not '$target'" >&2; exit 2 ;;
-esac
-if [ -n "$to" ] && ! [[ "$to" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
-  echo "rollback.sh: bad VERSION '$to'" >&2; exit 2
-fi
+# shellcheck source=scripts/lib/release.sh
+source scripts/lib/release.sh  # check_release, release_place, use_images, run
+check_release rollback.sh "$environment" "$target" "$to"
 
-run() {
-  if [ "$dry" -eq 1 ]; then printf '+'; printf ' %q' "$@"; printf '\n'; else "$@"; fi
-}
 
 state="${DEPLOY_STATE_DIR:-.deploy}"
 record="$state/$target-$environment.versions"
@@ -85,18 +74,11 @@ else
   echo "rollback.sh: no previous release of $environment recorded in $record" >&2
   exit 1
 fi
-backend_image="${RAG_CHATBOT_IMAGE:-registry.example.com/rag-chatbot}"
-frontend_image="${RAG_CHATBOT_FRONTEND_IMAGE:-registry.example.com/rag-chatbot-frontend}"
-if [ "$environment" = production ]; then namespace="${K8S_NAMESPACE:-rag-chatbot}"; else namespace="${K8S_NAMESPACE:-rag-chatbot-$environment}"; fi
+release_place "$environment"
 
 case "$target" in
   compose)
-    compose_file=docker-compose.prod.yml
-    [ "$environment" = development ] && compose_file=docker-compose.yml
-    compose=(docker-compose -f "$compose_file")
-    export RAG_CHATBOT_IMAGE="$backend_image" RAG_CHATBOT_FRONTEND_IMAGE="$frontend_image"
-    export RAG_CHATBOT_TAG="$release"
-    [ "$dry" -eq 1 ] && echo "+ export RAG_CHATBOT_IMAGE=$backend_image RAG_CHATBOT_FRONTEND_IMAGE=$frontend_image RAG_CHATBOT_TAG=$release"
+    use_images "$release"
     run "${compose[@]}" up -d --remove-orphans
     url="${SMOKE_URL:-http://127.0.0.1:${HTTP_PORT:-8080}}"
     ;;

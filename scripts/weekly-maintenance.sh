@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
 done
 read -r -a rag_chatbot <<<"${RAG_CHATBOT:-rag-chatbot}"
 
-# shellcheck disable=SC1091 # scripts/lib/steps.sh: step, must, finish
+# shellcheck source=scripts/lib/steps.sh
 source scripts/lib/steps.sh
 
 compact() {
