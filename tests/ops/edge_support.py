@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from nginx_support import NGINX, write_config
+from nginx_support import NGINX, main_config, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
@@ -96,26 +96,7 @@ def write_edge(prefix: Path, frontend_port: int, ports: EdgePorts, tls: bool = T
         self_signed_certificate(prefix / "ssl")
         (prefix / "edge-tls.conf").write_text(secure)
         includes.append(prefix / "edge-tls.conf")
-    temp = " ".join(
-        f"{kind}_temp_path {prefix / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    lines = "\n    ".join(f"include {path};" for path in includes)
-    (prefix / "nginx.conf").write_text(
-        f"""
-worker_processes 1;
-pid {prefix / "nginx.pid"};
-error_log {prefix / "logs" / "error.log"} warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log {prefix / "logs" / "access.log"};
-    {temp}
-    include {MIME_TYPES};
-    {lines}
-}}
-"""
-    )
-    return prefix / "nginx.conf"
+    return main_config(prefix, [Path(MIME_TYPES), *includes])
 
 
 def nginx_test(prefix: Path, config: Path) -> subprocess.CompletedProcess[str]:

@@ -32,10 +32,20 @@ def write_config(prefix: Path, backend_port: int, listen_port: int) -> Path:
     site = site.replace(TRUSTED_PROXIES, f"include {prefix / 'trusted-proxies'}/*.conf;")
     (prefix / "logs").mkdir(parents=True, exist_ok=True)
     (prefix / "site.conf").write_text(site)
+    return main_config(prefix, [prefix / "site.conf"])
+
+
+def main_config(prefix: Path, includes: list[Path]) -> Path:
+    """``prefix/nginx.conf``: one worker, logs and temporary files under ``prefix``, then
+    ``includes`` inside ``http``."""
+    (prefix / "logs").mkdir(parents=True, exist_ok=True)
     temp = " ".join(
-        f"{kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi")
+        f"{kind}_temp_path {prefix / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
-    main = f"""
+    lines = "\n    ".join(f"include {path};" for path in includes)
+    (prefix / "nginx.conf").write_text(
+        f"""
 worker_processes 1;
 pid {prefix / "nginx.pid"};
 error_log {prefix / "logs" / "error.log"} warn;
@@ -43,12 +53,10 @@ events {{ worker_connections 256; }}
 http {{
     access_log {prefix / "logs" / "access.log"};
     {temp}
-    uwsgi_temp_path {prefix / "uwsgi"};
-    scgi_temp_path {prefix / "scgi"};
-    include {prefix / "site.conf"};
+    {lines}
 }}
 """
-    (prefix / "nginx.conf").write_text(main)
+    )
     return prefix / "nginx.conf"
 
 
