@@ -14,6 +14,8 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,11 +261,17 @@ def test_https_at_the_edge_reaches_the_backend_and_plain_http_is_redirected(
 @pytest.mark.slow
 @pytest.mark.integration
 def test_the_frontend_counts_the_client_the_edge_saw(chain: Chain) -> None:
+    marker = f"probe={uuid.uuid4().hex}"
     with _https(chain, local="127.0.0.5") as client:
         forged = {"X-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7"}
-        assert client.get("/api/health", headers=forged).status_code == 200
-    last = (chain.frontend / "logs" / "access.log").read_text().splitlines()[-1]
-    assert last.split()[0] == "127.0.0.5"  # not the edge (127.0.0.1), not the forged one
+        assert client.get(f"/api/health?{marker}", headers=forged).status_code == 200
+    # nginx writes its log line after the response has left, so the client can be faster.
+    log = chain.frontend / "logs" / "access.log"
+    deadline = time.monotonic() + 10
+    while not (lines := [x for x in log.read_text().splitlines() if marker in x]):
+        assert time.monotonic() < deadline, "the frontend never logged the request"
+        time.sleep(0.05)
+    assert lines[0].split()[0] == "127.0.0.5"  # not the edge (127.0.0.1), not the forged one
 
 
 @pytest.mark.slow
