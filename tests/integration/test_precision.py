@@ -11,8 +11,8 @@ import pytest
 
 from rag_chatbot.config import Settings
 from rag_chatbot.container import build_container
-from rag_chatbot.ingestion.memo import VectorMemo
 from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.embedders.memo import VectorMemo
 from rag_chatbot.retrieval.scoring import read_hits
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,9 @@ A sentence's score mixes three things:
 - the question's **words** it shares, rare words counting more (``rare``: names and terms).
 - its **passage's rank**: the ranking already weighed the whole passage, its title and section.
 
-Only the sentences of the first passages are embedded, at most ``max_embedded`` of them, chosen
-by words and rank first, so the cost stays within a few tens of milliseconds on two cores.
+Only the sentences of the first passages are weighed by meaning, at most ``max_embedded`` of
+them, chosen by words and rank first: embedding them is most of an answer's CPU. Their vectors
+are kept in a memo (``VectorMemo``), since readers keep asking about the same sections.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rag_chatbot.answering.grounding import RareWords
 from rag_chatbot.answering.sentences import Unit, split_units
 from rag_chatbot.domain import ScoredChunk
 from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.embedders.memo import VectorMemo
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 # Weights of a sentence's score: meaning, shared words, the rank of its passage.
@@ -65,6 +67,7 @@ class SentenceScorer:
         self._lexical = lexical
         self._rare = RareWords()
         self._max_embedded = max_embedded
+        self.memo = VectorMemo()
 
     def score(self, question: str, passages: Sequence[ScoredChunk]) -> list[Candidate]:
         """Scored units of ``passages`` (best-ranked first), those not worth embedding left out."""
@@ -102,7 +105,7 @@ class SentenceScorer:
 
     def _semantic(self, question: str, units: list[Unit]) -> npt.NDArray[np.float32]:
         texts = [_for_meaning(u) for u in units]
-        vectors = self._embedder.embed([question, *texts])
+        vectors = np.stack(self.memo.embed([question, *texts], self._embedder.embed))
         similarity: npt.NDArray[np.float32] = vectors[1:] @ vectors[0]
         return similarity
 

@@ -23,11 +23,11 @@ from rag_chatbot.errors import IngestionError, RagChatbotError, UnsupportedForma
 from rag_chatbot.ingestion.chunking import CHUNKER_VERSION, chunk_document, document_id_for
 from rag_chatbot.ingestion.heap import release_freed_memory
 from rag_chatbot.ingestion.loaders import load_bytes
-from rag_chatbot.ingestion.memo import VectorMemo
 from rag_chatbot.ingestion.planning import MB, Job, Planner
 from rag_chatbot.ingestion.progress import IngestProgress
 from rag_chatbot.observability.metrics import record_ingest_failures, set_index_size
 from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.embedders.memo import VectorMemo
 from rag_chatbot.providers.vector_stores.base import VectorStore
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import pytest
 
 from rag_chatbot.answering.extractive import NOT_FOUND, ExtractiveGenerator
 from rag_chatbot.domain import Chunk, ScoredChunk
-from rag_chatbot.providers.embedders.base import Embedder
+from rag_chatbot.providers.embedders.base import Embedder, Vectors
 from rag_chatbot.retrieval.lexical import LexicalEncoder
 
 
@@ -142,3 +145,43 @@ def test_a_paragraph_two_pages_share_is_quoted_once_and_cited_for_both(
     assert [c.source for c in answer.citations] == ["git-merge.html", "git-rebase.html"]
     assert answer.answer.count("reverted change") == 1 and answer.answer.endswith("[1][2]")
     assert answer.citations[1].quote == shared
+
+
+class CountingEmbedder:
+    """The real model, counting the texts it is given."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._embedder, name)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.texts.extend(texts)
+        return self._embedder.embed(texts)
+
+
+def test_sentences_weighed_for_one_question_are_not_embedded_again(
+    onnx_embedder: Embedder,
+) -> None:
+    counting = CountingEmbedder(onnx_embedder)
+    composer = ExtractiveGenerator(cast(Embedder, counting), LexicalEncoder())
+    passages = [
+        passage(
+            "autoinc.html",
+            "If the AUTOINCREMENT keyword appears after INTEGER PRIMARY KEY, that changes the "
+            "automatic ROWID assignment algorithm. The keyword imposes extra CPU and disk "
+            "overhead and should be avoided if not strictly needed.",
+            1.0,
+        )
+    ]
+    first = composer.generate("How do I create an AUTOINCREMENT field?", passages)
+    embedded = list(counting.texts)
+    assert len(embedded) >= 3  # the question and the passage's sentences
+    again = composer.generate("How do I create an AUTOINCREMENT field?", passages)
+    other = composer.generate("What does AUTOINCREMENT cost?", passages)
+
+    assert again == first
+    assert counting.texts[len(embedded) :] == ["What does AUTOINCREMENT cost?"]
+    assert other.grounded and "overhead" in other.answer
