@@ -225,7 +225,7 @@ async def run(
 
     The connections are opened one by one before the clock starts. The kernel hashes each to
     one of the server's workers, so the split can be uneven; the server evens it out by
-    closing connections of a worker over its share (``api/balance.py``), and a client whose
+    closing connections of a worker over its share (``serving/balance.py``), and a client whose
     connection was closed opens a new one. Which worker holds which connection is read once
     a second, and each request's latency is counted to the worker that held its connection.
     """

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("retrieval", "cache", "auth", "ratelimit"),
     ("answering", "ingestion", "evaluation"),
     ("container",),
-    ("dependencies",),
+    ("dependencies", "serving"),
     ("api", "web", "ops"),
     ("cli", "__main__"),
 )
@@ -79,7 +79,7 @@ def test_imports_point_down_the_layers() -> None:
 
 
 def test_the_command_line_renders_the_wire_format_not_the_apis_schemas() -> None:
-    # The CLI may start the server (api.app, api.workers) but renders answers from ``wire``.
+    # The CLI may start the server (api.app, serving.workers) but renders answers from ``wire``.
     borrowed = {
         f"{path.relative_to(PACKAGE)} imports {name}"
         for path in sorted((PACKAGE / "cli").rglob("*.py"))
@@ -100,6 +100,31 @@ def test_the_http_layer_runs_no_sql_of_its_own() -> None:
             for alias in node.names
         } | {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not any(name.startswith("sqlalchemy") for name in imported), path
+
+
+def _names_imported(path: Path) -> set[str]:
+    """``_modules_imported`` plus each name a ``from`` import takes (``rag_chatbot.db.models``
+    for ``from rag_chatbot.db import models``)."""
+    names = _modules_imported(path, PACKAGE)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_http_layer_answers_with_schemas_not_table_rows() -> None:
+    # Routes map rows to api/schemas.py's models; a table row never reaches a response.
+    for path in sorted((PACKAGE / "api").rglob("*.py")):
+        imported = _names_imported(path)
+        assert not any(name.startswith("rag_chatbot.db.models") for name in imported), path
+
+
+def test_routes_ask_for_services_not_the_whole_container() -> None:
+    # ``dependencies`` hands each route the services it names; the container is start-up's.
+    for path in sorted((PACKAGE / "api" / "routes").rglob("*.py")):
+        imported = _names_imported(path)
+        assert "rag_chatbot.container" not in imported, path
+        assert "rag_chatbot.dependencies.get_container" not in imported, path
 
 
 def test_the_rule_sees_broken_imports(tmp_path: Path) -> None:

@@ -1,12 +1,34 @@
-"""``Annotated`` dependencies: routes ask for what they need, the app state holds it."""
+"""``Annotated`` dependencies: routes ask for the services they use, the app state holds them.
+
+A route declares exactly what it touches (``QuestionServiceDep``, ``ChatsDep``, ...), so its
+signature says which backends it needs and no route reaches through the whole container. Each
+dependency is ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
+on every request for one attribute read. ``get_container`` is for the code that starts the app
+and for the other dependencies (``api.security``), not for routes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 
+from rag_chatbot.answering.chat import QuestionService
+from rag_chatbot.auth.service import AuthService
+from rag_chatbot.auth.users import UserRepository
+from rag_chatbot.cache import ResponseCache
+from rag_chatbot.config import Settings
 from rag_chatbot.container import Container
+from rag_chatbot.db.chat import ChatRepository
+from rag_chatbot.db.repository import DocumentRepository
+from rag_chatbot.ingestion.documents import DocumentService
+from rag_chatbot.retrieval.hybrid import HybridRetriever
+from rag_chatbot.serving.threads import AnswerThreads
+
+HealthProbes = Mapping[str, Callable[[], str]]
+"""A backend's name and the call that asks it, answering its state (``api.health``)."""
 
 
 def get_container(request: Request) -> Container:
@@ -14,10 +36,71 @@ def get_container(request: Request) -> Container:
     return container
 
 
-async def _container_dependency(request: Request) -> Container:
-    # ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop on
-    # every request for one attribute read.
-    return get_container(request)
+async def _settings(request: Request) -> Settings:
+    return get_container(request).settings
 
 
-ContainerDep = Annotated[Container, Depends(_container_dependency)]
+async def _questions(request: Request) -> QuestionService:
+    return get_container(request).chat
+
+
+async def _retriever(request: Request) -> HybridRetriever:
+    return get_container(request).retriever
+
+
+async def _chats(request: Request) -> ChatRepository:
+    return get_container(request).chats
+
+
+async def _documents(request: Request) -> DocumentService:
+    return get_container(request).documents
+
+
+async def _document_repository(request: Request) -> DocumentRepository:
+    return get_container(request).repository
+
+
+async def _users(request: Request) -> UserRepository:
+    return get_container(request).users
+
+
+async def _auth(request: Request) -> AuthService:
+    return get_container(request).auth
+
+
+async def _cache(request: Request) -> ResponseCache:
+    return get_container(request).cache
+
+
+async def _engine(request: Request) -> Engine:
+    return get_container(request).engine
+
+
+async def _answer_threads(request: Request) -> AnswerThreads:
+    threads: AnswerThreads = request.app.state.answer_threads
+    return threads
+
+
+async def _health_probes(request: Request) -> HealthProbes:
+    probes: HealthProbes = request.app.state.health_probes
+    return probes
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+QuestionServiceDep = Annotated[QuestionService, Depends(_questions)]
+"""The one path of every question: asked, streamed, answered from the cache, stored."""
+RetrieverDep = Annotated[HybridRetriever, Depends(_retriever)]
+ChatsDep = Annotated[ChatRepository, Depends(_chats)]
+"""Conversations, their messages and feedback, each owner's own."""
+DocumentsDep = Annotated[DocumentService, Depends(_documents)]
+"""Uploads, deletions and re-indexing: the writes to the library."""
+DocumentRepositoryDep = Annotated[DocumentRepository, Depends(_document_repository)]
+"""The library's rows and passages, read."""
+UsersDep = Annotated[UserRepository, Depends(_users)]
+AuthDep = Annotated[AuthService, Depends(_auth)]
+ResponseCacheDep = Annotated[ResponseCache, Depends(_cache)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+"""The database engine, for its pool's gauges."""
+AnswerThreadsDep = Annotated[AnswerThreads, Depends(_answer_threads)]
+"""The capped threads answers are computed in (``serving.threads``)."""
+HealthProbesDep = Annotated[HealthProbes, Depends(_health_probes)]

@@ -10,8 +10,8 @@ from sse import sse_events
 from testing_secrets import TEST_ADMIN_TOKEN
 
 from rag_chatbot.api.app import create_app
-from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.container import Container
+from rag_chatbot.serving.threads import AnswerThreads, chat_threads
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 

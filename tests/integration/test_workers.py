@@ -257,7 +257,7 @@ def test_each_worker_listens_on_its_own_socket_and_connections_spread(server: Se
             while b"\r\n\r\n" not in head:
                 head += client.recv(4096)
             assert head.startswith(b"HTTP/1.1 200")
-            # A worker over its share closes the connection it answered (api/balance.py).
+            # A worker over its share closes the connection it answered (serving/balance.py).
             told_to_close += b"\r\nconnection: close\r\n" in head.lower()
             clients.append(client)
         time.sleep(0.5)  # the closed ones are gone from the workers' tables

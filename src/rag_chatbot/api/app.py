@@ -16,16 +16,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
 from rag_chatbot.api.errors import error_response, install_error_handlers
+from rag_chatbot.api.health import backend_probes
 from rag_chatbot.api.openapi import install_openapi
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
 from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
 from rag_chatbot.api.storable import StorableRequest
-from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.container import Container
 from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
 from rag_chatbot.observability.middleware import ObservabilityMiddleware
 from rag_chatbot.observability.pool import watch_pool
+from rag_chatbot.serving.threads import AnswerThreads, chat_threads
 from rag_chatbot.web import routes as web
 
 # Room for multipart framing around the largest allowed file.
@@ -68,6 +69,7 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
     app.state.probe_pool = _probe_pool()  # served without a lifespan (ASGI test transports)
     llm = container.llm is not None
     app.state.answer_threads = AnswerThreads(chat_threads(container.settings, llm=llm))
+    app.state.health_probes = backend_probes(container)
     install_error_handlers(app)
     modules = (chat, sessions, documents, health, auth, admin, openai_compat, web)
     for module in modules:

@@ -49,6 +49,19 @@ def error_body(detail: str, error_code: str) -> dict[str, str]:
     return {"detail": detail, "error_code": error_code, "timestamp": datetime.now(UTC).isoformat()}
 
 
+def stream_error(exc: Exception) -> dict[str, str]:
+    """The body of the ``error`` event that ends a stream which failed after it started.
+
+    The status line has gone out, so the failure is told in the stream, with the API's error
+    body; anything but our own errors (a database that refused the reply, say) is logged and
+    told as ``internal error`` / ``PROCESSING_ERROR``, as a 500 would be.
+    """
+    if isinstance(exc, errors.RagChatbotError):
+        return error_body(str(exc), exc.error_code)
+    log.error("stream failed", exc_info=exc, extra={"error_code": "PROCESSING_ERROR"})
+    return error_body("internal error", "PROCESSING_ERROR")
+
+
 def error_response(status: int, detail: str, error_code: str) -> JSONResponse:
     return JSONResponse(error_body(detail, error_code), status_code=status)
 

@@ -9,6 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from rag_chatbot.container import Container
 from rag_chatbot.db.engine import ping
+from rag_chatbot.dependencies import HealthProbes
 from rag_chatbot.observability.resources import CpuSampler, memory_fraction
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -17,7 +18,9 @@ ESSENTIAL = ("database", "vector_db", "ai_service")
 _CPU = CpuSampler()
 
 
-def _probes(container: Container) -> dict[str, Callable[[], str]]:
+def backend_probes(container: Container) -> dict[str, Callable[[], str]]:
+    """One probe a backend, each asking it for real; made at start-up, run by ``check``."""
+
     def database() -> str:
         ping(container.engine)
         return "healthy"
@@ -37,10 +40,10 @@ def _probes(container: Container) -> dict[str, Callable[[], str]]:
     return {"database": database, "vector_db": vector_db, "ai_service": ai_service, "cache": cache}
 
 
-def check(container: Container, pool: ThreadPoolExecutor) -> dict[str, object]:
-    """Probe every service concurrently; a probe that fails or times out is ``unhealthy``."""
+def check(probes: HealthProbes, pool: ThreadPoolExecutor) -> dict[str, object]:
+    """Run every probe concurrently; a probe that fails or times out is ``unhealthy``."""
     started = time.perf_counter()
-    futures = {name: pool.submit(probe) for name, probe in _probes(container).items()}
+    futures = {name: pool.submit(probe) for name, probe in probes.items()}
     services: dict[str, str] = {}
     for name, future in futures.items():
         try:

@@ -247,9 +247,9 @@ def serve(
 
     import uvicorn
 
-    from rag_chatbot.api.workers import ReusePortWorkers, reuse_port_supported
     from rag_chatbot.observability.logging import configure_logging
     from rag_chatbot.observability.metrics import prepare_multiprocess_dir
+    from rag_chatbot.serving.workers import ReusePortWorkers, reuse_port_supported
 
     # Concurrent requests already keep the cores busy; a model call that also spreads over them
     # only contends (docs/benchmarks.md, the HTTP service under load). Ingest keeps them all.

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag_chatbot import __version__
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.dependencies import DocumentRepositoryDep, DocumentsDep
 from rag_chatbot.ingestion.loaders import SUPPORTED_EXTENSIONS
 from rag_chatbot.web.rendering import document_view, outline_entries
 
@@ -49,9 +49,8 @@ def _page(template: str, status_code: int = 200, **context: object) -> HTMLRespo
 
 
 @router.get("/", response_class=HTMLResponse)
-def library(container: ContainerDep) -> HTMLResponse:
+def library(repo: DocumentRepositoryDep) -> HTMLResponse:
     """Every indexed document with its table of contents."""
-    repo = container.repository
     documents = repo.list_documents(limit=LIBRARY_LIMIT)
     documents.sort(key=lambda d: (d.title or d.source).lower())
     outlines = repo.outlines(d.id for d in documents if d.status == "completed")
@@ -67,23 +66,23 @@ def library(container: ContainerDep) -> HTMLResponse:
 
 
 @router.get("/read/{source:path}", response_class=HTMLResponse)
-def read(source: str, container: ContainerDep) -> HTMLResponse:
+def read(source: str, repository: DocumentRepositoryDep) -> HTMLResponse:
     """One document, every section under a heading whose ``id`` is the section's anchor."""
-    row = container.repository.get_by_source(source)
+    row = repository.get_by_source(source)
     if row is None:
         return _page("missing.html", status_code=404, page="missing", source=source)
-    view = document_view(row.title or row.source, container.repository.chunks_of(row.id))
+    view = document_view(row.title or row.source, repository.chunks_of(row.id))
     return _page("reader.html", page="reader", document=row, view=view)
 
 
 @router.get("/admin", response_class=HTMLResponse)
-def admin(container: ContainerDep) -> HTMLResponse:
+def admin(documents: DocumentsDep) -> HTMLResponse:
     """Sign-in, uploads, documents and the cache; the page calls the admin API."""
     return _page(
         "admin.html",
         page="admin",
         accept=",".join(sorted(SUPPORTED_EXTENSIONS)),
-        max_upload_bytes=container.documents.max_upload_bytes,
+        max_upload_bytes=documents.max_upload_bytes,
     )
 
 

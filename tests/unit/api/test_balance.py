@@ -1,4 +1,4 @@
-"""The connection table the workers share, and the rule that sheds a connection (api/balance.py)."""
+"""The workers' connection table, and the rule that sheds a connection (serving/balance.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from rag_chatbot.api.balance import (
+from rag_chatbot.serving.balance import (
     TABLE_ENV,
     BalancedHttpProtocol,
     Balancer,
@@ -194,7 +194,7 @@ def test_a_worker_that_exits_frees_its_slot(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
         "from pathlib import Path\n"
-        "from rag_chatbot.api.balance import Balancer, ConnectionTable\n"
+        "from rag_chatbot.serving.balance import Balancer, ConnectionTable\n"
         "Balancer(ConnectionTable(Path(sys.argv[1])), os.getpid()).opened()\n"
     )
     subprocess.run([sys.executable, "-c", script, str(table.path)], check=True)

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from rag_chatbot.answering.base import StreamItem
+from rag_chatbot.api.errors import stream_error
 from rag_chatbot.api.routes.openai_compat import _chunks
-from rag_chatbot.api.streaming import stream_error
 from rag_chatbot.errors import ProviderUnavailable
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag_chatbot.api.streaming import relay
+from rag_chatbot.serving.streaming import relay
 
 pytestmark = pytest.mark.anyio
 

@@ -8,9 +8,9 @@ import time
 import anyio
 import pytest
 
-from rag_chatbot.api.threads import AnswerThreads, chat_threads
 from rag_chatbot.config import Settings, load_settings
 from rag_chatbot.errors import ConfigError
+from rag_chatbot.serving.threads import AnswerThreads, chat_threads
 
 
 @pytest.fixture

@@ -6,12 +6,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from rag_chatbot.answering.chat import QuestionService
 from rag_chatbot.api.schemas import JsonInt
 from rag_chatbot.api.security import AdminDep
 from rag_chatbot.api.storable import StorableBody
 from rag_chatbot.cache import ResponseCache
-from rag_chatbot.container import Container
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.db.chat import ChatRepository
+from rag_chatbot.dependencies import ChatsDep, QuestionServiceDep, ResponseCacheDep
 from rag_chatbot.errors import RagChatbotError, ServiceUnavailable
 from rag_chatbot.keyvalue import StoreUnavailable
 
@@ -58,47 +59,52 @@ def _require(cache: ResponseCache) -> ResponseCache:
 
 
 @router.get("/cache/stats", response_model=CacheStatsOut)
-def cache_stats(container: ContainerDep, _: AdminDep) -> dict[str, object]:
+def cache_stats(cache: ResponseCacheDep, _: AdminDep) -> dict[str, object]:
     """Hits, misses, hit rate, keys and memory of the response cache."""
     try:
-        return container.cache.stats()
+        return cache.stats()
     except StoreUnavailable as exc:
         raise ServiceUnavailable("the cache store is unreachable") from exc
 
 
 @router.post("/cache/clear", response_model=ClearOut)
-def cache_clear(container: ContainerDep, _: AdminDep) -> ClearOut:
+def cache_clear(cache: ResponseCacheDep, _: AdminDep) -> ClearOut:
     """Remove every cached answer."""
     try:
-        return ClearOut(cleared=container.cache.clear())
+        return ClearOut(cleared=cache.clear())
     except StoreUnavailable as exc:
         raise ServiceUnavailable("the cache store is unreachable") from exc
 
 
 @router.post("/cache/warm", response_model=WarmOut)
 async def cache_warm(
-    container: ContainerDep, _: AdminDep, body: WarmRequest | None = None
+    cache: ResponseCacheDep,
+    questions: QuestionServiceDep,
+    chats: ChatsDep,
+    _: AdminDep,
+    body: WarmRequest | None = None,
 ) -> WarmOut:
     """Answer the given questions (or the most frequent asked ones) so they are cached.
 
     The body is optional: a bare ``curl -X POST`` warms the 20 most frequent questions.
     """
-    _require(container.cache)
+    _require(cache)
     body = body or WarmRequest(questions=None, limit=20)
-    return await run_in_threadpool(warm, container, body.questions, body.limit)
+    return await run_in_threadpool(warm, questions, chats, body.questions, body.limit)
 
 
-def warm(container: Container, questions: list[str] | None, limit: int = 20) -> WarmOut:
+def warm(
+    service: QuestionService,
+    chats: ChatRepository,
+    questions: list[str] | None,
+    limit: int = 20,
+) -> WarmOut:
     """Compute and cache answers to ``questions`` (default: the most frequent asked ones)."""
-    chosen = (
-        questions
-        if questions is not None
-        else [q for q, _ in container.chats.frequent_questions(limit)]
-    )
+    chosen = questions if questions is not None else [q for q, _ in chats.frequent_questions(limit)]
     warmed = already = failed = 0
     for question in chosen:
         try:
-            if container.chat.warm(question):
+            if service.warm(question):
                 warmed += 1
             else:
                 already += 1

@@ -10,21 +10,21 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from rag_chatbot.answering.base import Restart
 from rag_chatbot.answering.chat import Question, Reply, ReplyItem
+from rag_chatbot.api.errors import stream_error
 from rag_chatbot.api.openapi import errors
 from rag_chatbot.api.schemas import ChatRequest, SearchRequest
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER, ChatCallerDep, Principal
-from rag_chatbot.api.streaming import relay, stream_error
-from rag_chatbot.api.threads import AnswerThreadsDep
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.dependencies import AnswerThreadsDep, QuestionServiceDep, RetrieverDep
+from rag_chatbot.serving.streaming import relay
 from rag_chatbot.wire import ChatResponse, SearchResponse, chat_json, search_json
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 
 @router.post("/search", response_model=SearchResponse, responses=errors(503))
-def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
+def search(body: SearchRequest, retriever: RetrieverDep) -> dict[str, object]:
     """Ranked passages for a query (hybrid retrieval, no answer)."""
-    hits = container.retriever.retrieve(body.query, body.top_k).hits
+    hits = retriever.retrieve(body.query, body.top_k).hits
     return search_json(hits)
 
 
@@ -36,7 +36,7 @@ def search(body: SearchRequest, container: ContainerDep) -> dict[str, object]:
 async def chat(
     body: ChatRequest,
     request: Request,
-    container: ContainerDep,
+    questions: QuestionServiceDep,
     caller: ChatCallerDep,
     threads: AnswerThreadsDep,
 ) -> object:
@@ -60,15 +60,15 @@ async def chat(
     )
     if not wants_stream:
         # A cached answer to a first question is served on the event loop (no thread hop).
-        reply = await container.chat.cached_reply(asked)
+        reply = await questions.cached_reply(asked)
         if reply is None:
-            reply = await threads.run(lambda: container.chat.ask(asked))
+            reply = await threads.run(lambda: questions.ask(asked))
         return JSONResponse(_reply_json(reply), headers=_identity_headers(caller))
     # Two trips through the thread pool: retrieval and the first item, then the rest, made in
-    # one go (``api.streaming``). Session, question and retrieval are checked in the first, so
+    # one go (``serving.streaming``). Session, question and retrieval are checked in the first, so
     # their errors still get an HTTP status; and the first event goes out before the rest of
     # the stream competes with other questions for the cores.
-    first, rest = await threads.run(lambda: _started(container.chat.stream(asked)))
+    first, rest = await threads.run(lambda: _started(questions.stream(asked)))
     return StreamingResponse(
         _events(first, relay(lambda: rest, threads.run)),
         media_type="text/event-stream",

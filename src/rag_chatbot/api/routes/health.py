@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from rag_chatbot import __version__
 from rag_chatbot.api import health
 from rag_chatbot.api.schemas import DetailedHealthOut, HealthOut
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.dependencies import EngineDep, HealthProbesDep, SettingsDep
 from rag_chatbot.observability.metrics import render_latest
 from rag_chatbot.observability.pool import refresh as refresh_pool
 from rag_chatbot.observability.resources import ResourceCollector
@@ -22,11 +22,11 @@ router = APIRouter(tags=["health"])
 # (`curl http://backend:8000/health`); the same answer as /api/health, kept out of the spec.
 @router.get("/health", response_model=HealthOut, include_in_schema=False)
 @router.get("/api/health", response_model=HealthOut)
-def liveness(container: ContainerDep) -> dict[str, object]:
+def liveness(settings: SettingsDep) -> dict[str, object]:
     """Cheap liveness: the process answers (use /api/health/detailed for readiness)."""
     return {
         "status": "healthy",
-        "environment": container.settings.environment,
+        "environment": settings.environment,
         "version": __version__,
         "timestamp": datetime.now(UTC),
     }
@@ -37,9 +37,9 @@ def liveness(container: ContainerDep) -> dict[str, object]:
     response_model=DetailedHealthOut,
     responses={503: {"model": DetailedHealthOut}},
 )
-def detailed(request: Request, container: ContainerDep) -> JSONResponse:
+def detailed(request: Request, probes: HealthProbesDep) -> JSONResponse:
     """Every backend probed; 503 when questions cannot be answered."""
-    report = health.check(container, request.app.state.probe_pool)
+    report = health.check(probes, request.app.state.probe_pool)
     report["timestamp"] = datetime.now(UTC).isoformat()
     return JSONResponse(report, status_code=503 if report["status"] == "unhealthy" else 200)
 
@@ -49,8 +49,8 @@ def detailed(request: Request, container: ContainerDep) -> JSONResponse:
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-def metrics(container: ContainerDep) -> Response:
+def metrics(engine: EngineDep, settings: SettingsDep) -> Response:
     """Prometheus text exposition (all workers' metrics in multiprocess mode)."""
-    refresh_pool(container.engine)
-    body, content_type = render_latest([ResourceCollector(container.settings.data_dir)])
+    refresh_pool(engine)
+    body, content_type = render_latest([ResourceCollector(settings.data_dir)])
     return Response(body, media_type=content_type)

@@ -30,14 +30,14 @@ from starlette.exceptions import HTTPException
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS
 from rag_chatbot.answering.base import Restart, Turn
 from rag_chatbot.answering.chat import Question, ReplyItem
+from rag_chatbot.api.errors import stream_error
 from rag_chatbot.api.openapi import BEARER, errors
 from rag_chatbot.api.security import Principal, PrincipalDep
 from rag_chatbot.api.storable import StorableBody
-from rag_chatbot.api.streaming import relay, stream_error
-from rag_chatbot.api.threads import AnswerThreadsDep
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.dependencies import AnswerThreadsDep, QuestionServiceDep
 from rag_chatbot.domain import Answer
 from rag_chatbot.errors import InvalidInput, NotFound, RagChatbotError, Unauthorized
+from rag_chatbot.serving.streaming import relay
 from rag_chatbot.wire import citations_json
 
 MODEL_ID = "rag-chatbot"
@@ -119,7 +119,7 @@ class CitedFields(BaseModel):
 
 
 @router.get("/models", openapi_extra={"security": BEARER})
-def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
+def models(questions: QuestionServiceDep, caller: PrincipalDep) -> dict[str, object]:
     """The one model: our RAG over the indexed documents, answered by the configured generator."""
     _require_token(caller)
     return {
@@ -130,7 +130,7 @@ def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
                 "object": "model",
                 "created": 0,
                 "owned_by": "rag-chatbot",
-                "generator": container.answerer.generator_name,
+                "generator": questions.generator,
             }
         ],
     }
@@ -143,7 +143,7 @@ def models(container: ContainerDep, caller: PrincipalDep) -> dict[str, object]:
 )
 async def chat_completions(
     body: ChatCompletionRequest,
-    container: ContainerDep,
+    questions: QuestionServiceDep,
     caller: PrincipalDep,
     threads: AnswerThreadsDep,
 ) -> object:
@@ -155,12 +155,12 @@ async def chat_completions(
     asked = Question(question, history=history, api="openai")
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not body.stream:
-        reply = await threads.run(lambda: container.chat.ask(asked))
+        reply = await threads.run(lambda: questions.ask(asked))
         return _completion(completion_id, reply.answer)
-    items = await threads.run(lambda: container.chat.stream(asked))
+    items = await threads.run(lambda: questions.stream(asked))
     return StreamingResponse(
         # The rest of the stream in one capped thread trip, each chunk posted as it is made
-        # (``api.streaming.relay``), not one trip through the default pool per chunk.
+        # (``serving.streaming.relay``), not one trip through the default pool per chunk.
         relay(lambda: _chunks(completion_id, items), threads.run),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

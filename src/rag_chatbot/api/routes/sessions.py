@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from rag_chatbot.api.schemas import FeedbackOut, FeedbackRequest, MessageOut, SessionOut
 from rag_chatbot.api.security import OwnerDep
-from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow
-from rag_chatbot.dependencies import ContainerDep
+from rag_chatbot.dependencies import ChatsDep
 from rag_chatbot.errors import SessionNotFound
 
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -19,46 +18,48 @@ router = APIRouter(prefix="/api", tags=["sessions"])
 
 @router.get("/sessions", response_model=list[SessionOut])
 def list_sessions(
-    container: ContainerDep,
+    chats: ChatsDep,
     caller: OwnerDep,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[SessionRow]:
+) -> list[SessionOut]:
     """The caller's sessions, most recently active first."""
-    return container.chats.list_sessions(caller.owner, limit=limit, offset=offset)
+    rows = chats.list_sessions(caller.owner, limit=limit, offset=offset)
+    return [SessionOut.model_validate(row) for row in rows]
 
 
 @router.get("/sessions/{session_id}", response_model=SessionOut)
-def get_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> SessionRow:
-    return container.chats.owned_session(session_id, caller.owner)
+def get_session(session_id: str, chats: ChatsDep, caller: OwnerDep) -> SessionOut:
+    return SessionOut.model_validate(chats.owned_session(session_id, caller.owner))
 
 
 @router.get("/sessions/{session_id}/messages", response_model=list[MessageOut])
 def list_messages(
     session_id: str,
-    container: ContainerDep,
+    chats: ChatsDep,
     caller: OwnerDep,
     limit: int = Query(200, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000),
-) -> list[MessageRow]:
+) -> list[MessageOut]:
     """The session's questions and answers, oldest first."""
-    container.chats.owned_session(session_id, caller.owner)
-    return container.chats.list_messages(session_id, limit=limit, offset=offset)
+    chats.owned_session(session_id, caller.owner)
+    rows = chats.list_messages(session_id, limit=limit, offset=offset)
+    return [MessageOut.model_validate(row) for row in rows]
 
 
 @router.delete("/sessions/{session_id}", status_code=204)
-def delete_session(session_id: str, container: ContainerDep, caller: OwnerDep) -> Response:
+def delete_session(session_id: str, chats: ChatsDep, caller: OwnerDep) -> Response:
     """Delete a session with its messages and their feedback."""
-    container.chats.owned_session(session_id, caller.owner)
-    if not container.chats.delete_session(session_id):
+    chats.owned_session(session_id, caller.owner)
+    if not chats.delete_session(session_id):
         raise SessionNotFound(f"session {session_id} not found")
     return Response(status_code=204)
 
 
 @router.post("/messages/{message_id}/feedback", response_model=FeedbackOut)
 def feedback(
-    message_id: str, body: FeedbackRequest, container: ContainerDep, caller: OwnerDep
-) -> FeedbackRow:
+    message_id: str, body: FeedbackRequest, chats: ChatsDep, caller: OwnerDep
+) -> FeedbackOut:
     """Rate an answer +1 or -1 (again to change the rating)."""
-    container.chats.owned_message(message_id, caller.owner)
-    return container.chats.set_feedback(message_id, body.rating, body.comment)
+    chats.owned_message(message_id, caller.owner)
+    return FeedbackOut.model_validate(chats.set_feedback(message_id, body.rating, body.comment))

@@ -13,7 +13,7 @@ the worker has started (the child inherited the descriptor at spawn); a socket n
 on would still be handed its share of connections.
 
 A hash is even on average only, so the workers also share a table of the connections each
-holds, and a worker over its share closes one after its next response (``api.balance``).
+holds, and a worker over its share closes one after its next response (``serving.balance``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from uvicorn import Config
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-from rag_chatbot.api.balance import TABLE_ENV, BalancedHttpProtocol, ConnectionTable
+from rag_chatbot.serving.balance import TABLE_ENV, BalancedHttpProtocol, ConnectionTable
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import Depends, Request
 
 from rag_chatbot.config import Settings
 
@@ -71,12 +70,3 @@ class AnswerThreads:
 
     async def run(self, fn: Callable[[], T]) -> T:
         return await anyio.to_thread.run_sync(fn, limiter=self.limiter)
-
-
-async def _answer_threads(request: Request) -> AnswerThreads:
-    # ``async``, as in ``api.deps``: a plain ``def`` dependency would cost a thread hop.
-    threads: AnswerThreads = request.app.state.answer_threads
-    return threads
-
-
-AnswerThreadsDep = Annotated[AnswerThreads, Depends(_answer_threads)]

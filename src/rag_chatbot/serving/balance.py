@@ -1,7 +1,7 @@
 """Keep-alive connections spread evenly over the workers of ``serve --workers N``.
 
 Each worker listens on its own ``SO_REUSEPORT`` socket and the kernel hands it new connections
-by a hash of their addresses (``api.workers``). That is even on average only: 32 connections
+by a hash of their addresses (``serving.workers``). That is even on average only: 32 connections
 still fall 20/12 or worse about one time in five, and a keep-alive connection stays with the
 worker it landed on however busy that worker is, so the clients of the busier worker wait
 longest.

@@ -5,38 +5,21 @@ the thread pool. A streamed answer is a few sentences, then the stored reply: ea
 waiting its turn for a thread and then for the event loop. Under load that queueing, not the
 work, took about half of each stream's time (``benchmarks/load.py``, docs/benchmarks.md).
 ``relay`` makes one trip: the thread produces every item and
-posts each to the loop, which sends it as soon as it lands.
+posts each to the loop, which sends it as soon as it lands. What a stream that failed after it
+started sends is the API's to say (``api.errors.stream_error``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from rag_chatbot.api.errors import error_body
-from rag_chatbot.errors import RagChatbotError
-
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 _END = object()
-
-
-def stream_error(exc: Exception) -> dict[str, str]:
-    """The body of the ``error`` event that ends a stream which failed after it started.
-
-    The status line has gone out, so the failure is told in the stream, with the API's error
-    body; anything but our own errors (a database that refused the reply, say) is logged and
-    told as ``internal error`` / ``PROCESSING_ERROR``, as a 500 would be.
-    """
-    if isinstance(exc, RagChatbotError):
-        return error_body(str(exc), exc.error_code)
-    log.error("stream failed", exc_info=exc, extra={"error_code": "PROCESSING_ERROR"})
-    return error_body("internal error", "PROCESSING_ERROR")
 
 
 async def relay(
