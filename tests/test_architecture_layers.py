@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("providers", "db", "keyvalue"),
     ("retrieval", "cache", "auth", "ratelimit"),
     ("answering", "ingestion", "evaluation"),
-    ("container",),
+    ("container", "backends"),
     ("dependencies", "serving"),
     ("api", "web", "ops"),
     ("cli", "__main__"),
