@@ -29,11 +29,16 @@ class Section:
 
 @dataclass(frozen=True)
 class LoadedDocument:
-    """What a loader returns: the document's title and its sections in reading order."""
+    """What a loader returns: the document's title and its sections in reading order.
+
+    ``slug`` is the page's own URL part from its front matter (Docusaurus ``slug``, else
+    ``id``), '' when it has none; ``ingestion.site_urls`` turns it into the published URL.
+    """
 
     title: str
     sections: tuple[Section, ...]
     media_type: str
+    slug: str = ""
 
 
 def reader_url(source: str, anchor: str) -> str:
