@@ -41,6 +41,7 @@ def section(doc: LoadedDocument, *path: str) -> Section:
 def test_supported_extensions_cover_every_format() -> None:
     expected = {".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".epub", ".txt", ".text"}
     expected |= {".odt", ".pptx", ".rtf", ".csv", ".org", ".adoc", ".asciidoc"}
+    expected |= {".mdx", ".rst", ".ipynb"}
     assert expected == SUPPORTED_EXTENSIONS
 
 

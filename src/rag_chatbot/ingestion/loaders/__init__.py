@@ -18,11 +18,14 @@ from rag_chatbot.ingestion.loaders.csv import CsvLoader
 from rag_chatbot.ingestion.loaders.docx import DocxLoader
 from rag_chatbot.ingestion.loaders.epub import EpubLoader
 from rag_chatbot.ingestion.loaders.html import HtmlLoader
+from rag_chatbot.ingestion.loaders.ipynb import NotebookLoader
 from rag_chatbot.ingestion.loaders.markdown import MarkdownLoader
+from rag_chatbot.ingestion.loaders.mdx import MdxLoader
 from rag_chatbot.ingestion.loaders.odt import OdtLoader
 from rag_chatbot.ingestion.loaders.org import OrgLoader
 from rag_chatbot.ingestion.loaders.pdf import PdfLoader
 from rag_chatbot.ingestion.loaders.pptx import PptxLoader
+from rag_chatbot.ingestion.loaders.rst import RstLoader
 from rag_chatbot.ingestion.loaders.rtf import RtfLoader
 from rag_chatbot.ingestion.loaders.sniff import check_content
 from rag_chatbot.ingestion.loaders.text import TextLoader
@@ -36,10 +39,13 @@ __all__ = [
     "HtmlLoader",
     "Loader",
     "MarkdownLoader",
+    "MdxLoader",
+    "NotebookLoader",
     "OdtLoader",
     "OrgLoader",
     "PdfLoader",
     "PptxLoader",
+    "RstLoader",
     "RtfLoader",
     "TextLoader",
     "load_bytes",
@@ -65,6 +71,9 @@ _LOADERS: dict[str, Loader] = {
     ".org": OrgLoader(),
     ".adoc": AsciidocLoader(),
     ".asciidoc": AsciidocLoader(),
+    ".mdx": MdxLoader(),
+    ".rst": RstLoader(),
+    ".ipynb": NotebookLoader(),
 }
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_LOADERS)

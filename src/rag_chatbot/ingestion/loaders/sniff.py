@@ -20,7 +20,7 @@ from rag_chatbot.ingestion.loaders.text import (
     text_sample,
 )
 
-# Extensions whose loader reads the bytes as text (Markdown, HTML, plain text).
+# Extensions whose loader reads the bytes as text (Markdown, HTML, plain text, notebooks' JSON).
 TEXT_EXTENSIONS = frozenset(
     {
         ".txt",
@@ -34,6 +34,9 @@ TEXT_EXTENSIONS = frozenset(
         ".org",
         ".adoc",
         ".asciidoc",
+        ".mdx",
+        ".rst",
+        ".ipynb",
     }
 )
 # Office documents and e-books that are zip archives inside.
