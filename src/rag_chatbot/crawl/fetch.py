@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import httpx
 
 from rag_chatbot.crawl.model import MIB, CrawlOptions
+from rag_chatbot.crawl.pacing import HostLimiter, retry_after
 from rag_chatbot.crawl.safety import AddressPolicy, UnsafeAddress
 from rag_chatbot.crawl.transport import PinnedTransport
 from rag_chatbot.crawl.urls import normalise
@@ -27,6 +28,7 @@ from rag_chatbot.crawl.urls import normalise
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504})
 BACKOFF_CAP = 30.0
+DRAINED = 64 * 1024  # error bodies up to this size are read to keep the connection
 
 
 class FetchError(Exception):
@@ -103,35 +105,6 @@ def size(count: float) -> str:
     if count >= MIB:
         return f"{count / MIB:.0f} MiB"
     return f"{count / 1024:.0f} KiB" if count >= 1024 else f"{count:.0f} bytes"
-
-
-class HostLimiter:
-    """At most ``concurrency`` requests at once and one start every ``interval`` seconds."""
-
-    def __init__(self, concurrency: int, interval: float) -> None:
-        self._slots = asyncio.Semaphore(concurrency)
-        self.interval = interval
-        self._next = 0.0
-
-    async def __aenter__(self) -> None:
-        await self._slots.acquire()
-        try:
-            loop = asyncio.get_running_loop()
-            now = loop.time()
-            turn = max(now, self._next)
-            self._next = turn + self.interval
-            if turn > now:
-                await asyncio.sleep(turn - now)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._slots.release()
-
-    def pause(self, seconds: float) -> None:
-        """No request starts for ``seconds`` (a server's Retry-After)."""
-        self._next = max(self._next, asyncio.get_running_loop().time() + seconds)
 
 
 class Fetcher:
@@ -274,8 +247,10 @@ class Fetcher:
             result = Response(
                 url, reply.status_code, reply.headers, None, started, reply.reason_phrase
             )
+            if reply.status_code != 200:
+                await self._drain(reply)
             if reply.status_code in RETRIED:
-                raise _Retry(result.describe, "http", _retry_after(reply.headers))
+                raise _Retry(result.describe, "http", retry_after(reply.headers))
             if reply.status_code != 200:
                 return result
             refusal = body_check(url, reply.headers)
@@ -286,6 +261,12 @@ class Fetcher:
             return result
         finally:
             await reply.aclose()
+
+    async def _drain(self, reply: httpx.Response) -> None:
+        """Read a small error or redirect body, so its connection serves the next request."""
+        declared = reply.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) <= DRAINED:
+            self.bytes += len(await reply.aread())
 
     async def _read(self, reply: httpx.Response, limit: int, truncate: bool) -> bytes:
         declared = reply.headers.get("content-length", "")
@@ -309,19 +290,3 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds a Retry-After header asks for (a number or an HTTP date), None without one."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

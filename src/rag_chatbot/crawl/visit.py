@@ -73,10 +73,10 @@ class Visitor:
         state = self.state
         known = state.known.get(url)
         lastmod = state.lastmods.get(url)
-        if known and known.fetched_at and lastmod and lastmod <= _aware(known.fetched_at):
-            return self._unchanged(url, known, None, depth)
         if not state.robots.allows(url):
             return bare_page(url, "skipped", DISALLOWED, depth)
+        if known and known.fetched_at and lastmod and lastmod <= _aware(known.fetched_at):
+            return self._unchanged(url, known, None, depth)
         try:
             response = await self._fetcher.get(
                 url,

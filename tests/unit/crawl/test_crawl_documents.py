@@ -90,8 +90,7 @@ def test_robots_rules_are_read_as_the_rfc_says() -> None:
     assert rules.allows("https://e.org/docs/a.html")
     assert rules.sitemaps == ["https://e.org/sitemap.xml"]
     others = parse_robots(
-        "User-agent: *\nDisallow: /docs\nAllow: /docs/public\nDisallow: /*.pdf$\n"
-        "Crawl-delay: 2\n",
+        "User-agent: *\nDisallow: /docs\nAllow: /docs/public\nDisallow: /*.pdf$\nCrawl-delay: 2\n",
         "rag-chatbot",
     )
     assert not others.allows("https://e.org/docs/a.html")

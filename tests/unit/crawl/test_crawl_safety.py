@@ -48,9 +48,7 @@ def test_address_problems(address: str, problem: str | None) -> None:
 def test_literal_hosts_and_metadata_names_are_refused_before_any_lookup() -> None:
     policy = AddressPolicy()
     problem = policy.host_problem("127.0.0.1")
-    assert problem == (
-        "127.0.0.1 is a loopback address; add it to CRAWL_ALLOWED_HOSTS to crawl it"
-    )
+    assert problem == ("127.0.0.1 is a loopback address; add it to CRAWL_ALLOWED_HOSTS to crawl it")
     assert "cloud metadata" in (policy.host_problem("metadata.google.internal") or "")
     assert "cloud metadata" in (policy.host_problem("169.254.169.254") or "")
     assert "private" in (policy.host_problem("[fd00::1]") or "")
@@ -95,7 +93,9 @@ def test_every_address_a_name_resolves_to_is_checked() -> None:
 
 def test_the_system_resolver_is_checked_too() -> None:
     # localhost is resolved for real (the hosts file) and refused for what it resolves to.
-    with pytest.raises(UnsafeAddress, match=r"localhost resolves to (127\.0\.0\.1|::1), a loopback"):
+    with pytest.raises(
+        UnsafeAddress, match=r"localhost resolves to (127\.0\.0\.1|::1), a loopback"
+    ):
         asyncio.run(AddressPolicy().addresses("localhost", 80))
     allowed = AddressPolicy(["127.0.0.0/8", "::1"])
     assert "127.0.0.1" in asyncio.run(allowed.addresses("localhost", 80))
