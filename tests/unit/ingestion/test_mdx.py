@@ -93,6 +93,13 @@ def test_code_fences_are_left_exactly_as_written() -> None:
     assert mdx_to_markdown(source) == source.rstrip("\n") + "\n"
 
 
+def test_html_comments_are_dropped_even_unclosed() -> None:
+    doc = load_bytes(
+        b"Kept <!-- a\nnote --> text.\n\nMore.\n\n<!-- never closed\n\nGone.\n", "a.mdx"
+    )
+    assert doc.sections[0].text == "Kept text.\n\nMore."
+
+
 def test_a_paragraph_starting_with_the_word_import_is_text() -> None:
     doc = load_bytes(b"import the data first, then export it.\n", "a.mdx")
     assert doc.sections[0].text == "import the data first, then export it."

@@ -32,7 +32,6 @@ _ADMONITION = re.compile(r"[ \t]*:{3,}[ \t]*([A-Za-z][\w-]*)?[ \t]*(?:\[([^\]\n]
 _BRACES = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*\})*\}"
 _PROSE = re.compile(
     r"(?P<code>(`+)[\s\S]*?(?<!`)\2(?!`))"
-    r"|(?P<comment><!--[\s\S]*?-->)"
     r"|(?P<autolink><(?P<url>(?:https?|mailto):[^<>\s]+)>)"
     r"|(?P<tag></?(?:[A-Za-z][\w.:-]*(?P<attrs>(?:[^<>{}\"']|\"[^\"]*\"|'[^']*'|"
     + _BRACES
@@ -138,8 +137,25 @@ def _prose(lines: list[str]) -> str:
     """Markdown lines outside fenced code, with JSX, expressions and comments taken out."""
     if not lines:
         return ""
-    text = _PROSE.sub(_replace, "\n".join(lines))
+    text = _PROSE.sub(_replace, _without_comments("\n".join(lines)))
     return "\n".join(_settle(line) for line in text.split("\n"))
+
+
+def _without_comments(text: str) -> str:
+    """``text`` without HTML comments (their line breaks kept); an unclosed one runs to the end.
+
+    A scan rather than a regular expression: a lazy ``<!--.*?-->`` tried at each of many
+    unclosed openings takes quadratic time.
+    """
+    parts: list[str] = []
+    position = 0
+    while (start := text.find("<!--", position)) >= 0:
+        end = text.find("-->", start + 4)
+        stop = len(text) if end < 0 else end + 3
+        parts += [text[position:start], "\n" * text.count("\n", start, stop)]
+        position = stop
+    parts.append(text[position:])
+    return "".join(parts)
 
 
 def _replace(match: re.Match[str]) -> str:
@@ -154,7 +170,7 @@ def _replace(match: re.Match[str]) -> str:
         # A tag may span lines; keep its line breaks so the lines around it stay apart.
         breaks = "\n" * match.group(0).count("\n")
         return f"{_MARK}{' '.join(label.split())}{_MARK}{breaks}"
-    return "\n" * match.group(0).count("\n")  # comments and expressions
+    return "\n" * match.group(0).count("\n")  # expressions
 
 
 def _settle(line: str) -> str:
