@@ -11,16 +11,17 @@ A Starlette app served by uvicorn in a thread, on a free port::
 
 What it serves:
 
-- every file of ``folder`` at its relative path (``/`` is ``index.html`` when there is one,
-  else a page linking to every page), with a strong ``ETag`` and ``Last-Modified``, answering
-  ``If-None-Match`` (first) or ``If-Modified-Since`` with 304;
+- every file of ``folder`` at its relative path (a path ending in ``/`` serves its
+  ``index.html``; ``/`` without one is a page linking to every page), with a strong ``ETag``
+  and ``Last-Modified``, answering ``If-None-Match`` (first) or ``If-Modified-Since`` with 304;
 - ``/robots.txt``: ``site.robots`` with ``{url}`` replaced by the base URL (None: 404). The
   default disallows ``/private/`` and names ``/sitemap.xml``;
 - ``/sitemap.xml``: every page, with ``<lastmod>`` (its modification time) unless
   ``site.lastmod`` is False; ``/sitemap_index.xml``: an index of ``/sitemaps/part-1.xml.gz``
   (gzip) and ``/sitemaps/part-2.xml``, half of the pages each.
 
-Controls (callable from the test's thread at any time):
+Controls (callable from the test's thread at any time; paths have no leading slash, "" is
+the root):
 
 - ``add(path, body, content_type=None)``, ``change(path, body)``: a page, new or new content
   (new ETag, Last-Modified and lastmod); ``remove(path, status=404)``: 404 (or 410) from now on.
@@ -28,7 +29,7 @@ Controls (callable from the test's thread at any time):
   then normally. ``slow(path, seconds)``: wait before answering.
 - ``redirect(path, target, status=302)``: ``target`` is a path or an absolute URL.
 - ``big(path, size, content_length=True)``: an HTML body of ``size`` bytes, streamed;
-  ``site.sent[path]`` counts the bytes that left before the client hung up.
+  ``site.sent[path]`` counts the bytes written until the server saw the client hang up.
 
 What it saw: ``site.hits`` (every request, in arrival order: ``Hit(path, etag, since,
 status, started, host)``), ``site.count(path)``, ``site.conditional(path)`` (requests that
@@ -212,7 +213,7 @@ class Site:
         special = self._special(path)
         if special is not None:
             return special
-        page = self.pages.get("index.html" if path == "" else path)
+        page = self.pages.get(path + "index.html" if path == "" or path.endswith("/") else path)
         if page is None:
             return Response(b"not here", self._gone.get(path, 404))
         return _conditional(request, page)

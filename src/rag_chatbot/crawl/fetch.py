@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from rag_chatbot.crawl.model import MIB, CrawlOptions
+from rag_chatbot.crawl.model import MIB, CrawlOptions, one_line
 from rag_chatbot.crawl.pacing import HostLimiter, retry_after
 from rag_chatbot.crawl.safety import AddressPolicy, UnsafeAddress
 from rag_chatbot.crawl.transport import PinnedTransport
@@ -40,6 +40,7 @@ class FetchError(Exception):
     """
 
     def __init__(self, status: str, reason: str, cause: str = "refused") -> None:
+        reason = one_line(reason)
         super().__init__(reason)
         self.status = status
         self.reason = reason

@@ -107,6 +107,12 @@ class Page:
     depth: int = 0  # links followed from a seed to reach it
 
 
+def one_line(text: str, limit: int = 400) -> str:
+    """A reason as one line of at most ``limit`` characters (server messages can be long)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def bare_page(url: str, status: str, reason: str, depth: int = 0) -> Page:
     """A page with no body: gone, failed, skipped or duplicate."""
     return Page(
@@ -119,7 +125,7 @@ def bare_page(url: str, status: str, reason: str, depth: int = 0) -> Page:
         last_modified=None,
         content_hash="",
         links=(),
-        reason=reason,
+        reason=one_line(reason),
         depth=depth,
     )
 
