@@ -4,7 +4,8 @@ A Starlette app served by uvicorn in a thread, on a free port::
 
     from site_server import serve_site
 
-    with serve_site(folder) as site:        # folder: its files are the pages (optional)
+    with serve_site(folder) as site:        # folder: its files are the pages (optional);
+                                            # tls=(cert, key) serves HTTPS
         site.url                            # "http://127.0.0.1:PORT"
         site.url_of("about.html")           # "http://127.0.0.1:PORT/about.html"
         ...crawl site.url (allowed_hosts=("127.0.0.1",)) or site.url_of("sitemap.xml")...
@@ -285,8 +286,11 @@ def load_folder(site: Site, folder: Path) -> None:
 
 
 @contextmanager
-def serve_site(folder: Path | None = None) -> Iterator[Site]:
-    """Serve ``folder`` (and the controls) on 127.0.0.1 until the block ends."""
+def serve_site(folder: Path | None = None, tls: tuple[Path, Path] | None = None) -> Iterator[Site]:
+    """Serve ``folder`` (and the controls) on 127.0.0.1 until the block ends.
+
+    ``tls``: a certificate and key file to serve HTTPS with (``site.url`` is then https).
+    """
     site = Site()
     if folder is not None:
         load_folder(site, folder)
@@ -294,7 +298,8 @@ def serve_site(folder: Path | None = None) -> Iterator[Site]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    site.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    scheme = "https" if tls else "http"
+    site.url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
     config = uvicorn.Config(
         app,
         log_level="warning",
@@ -302,6 +307,8 @@ def serve_site(folder: Path | None = None) -> Iterator[Site]:
         access_log=False,
         timeout_graceful_shutdown=1,
         timeout_keep_alive=30,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -6,8 +6,11 @@ a slow page, a flaky one, redirects to a private address and to another host.
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from crawling import by_url, crawl, options
@@ -185,6 +188,39 @@ def test_connections_go_to_the_address_that_was_checked() -> None:
         rebinding = AddressPolicy(resolve=resolve)  # the same answer, not allowed
         with pytest.raises(IngestionError, match=r"docs\.test resolves to 127\.0\.0\.1"):
             list(Crawler(f"http://docs.test:{port}/", options(), policy=rebinding).pages())
+
+
+def certificate(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name``, made by the openssl command."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_is_checked_against_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"docs.test": ["127.0.0.1"], "wrong.test": ["127.0.0.1"]}[host]
+
+    cert, key = certificate(tmp_path, "docs.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust this certificate, as an operator can
+    policy = AddressPolicy(["127.0.0.1"], resolve=resolve)
+    with serve_site(tls=(cert, key)) as site:
+        site.add("index.html", "<p>over TLS</p>")
+        port = site.url.rsplit(":", 1)[1]
+        pages = list(Crawler(f"https://docs.test:{port}/", options(), policy=policy).pages())
+        assert [(p.url, p.status) for p in pages] == [(f"https://docs.test:{port}/", "fetched")]
+        with pytest.raises(IngestionError, match="Hostname mismatch"):
+            list(Crawler(f"https://wrong.test:{port}/", options(), policy=policy).pages())
 
 
 def test_an_unreachable_start_url_is_one_clear_error() -> None:
