@@ -95,7 +95,8 @@ class CrawlRun:
             await self._start_page(visitor)
             seeds = list(reading.pages)
         for url in seeds:
-            self._enqueue(url, 0)
+            if state.scope.contains(url):  # the start's redirect may have moved the scope
+                self._enqueue(url, 0)
         workers = [create_task(self._work(visitor)) for _ in range(options.concurrency)]
         try:
             await self._queue.join()

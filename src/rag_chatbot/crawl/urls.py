@@ -147,7 +147,8 @@ class Scope:
         """The scope of a start URL: its directory (the sitemap's, for a sitemap)."""
         parts = urlsplit(url)
         prefix = parts.path[: parts.path.rfind("/") + 1] or "/"
-        return cls(f"{parts.scheme}://{parts.netloc}", prefix, include, exclude)
+        globs = (tuple(_rooted(g) for g in include), tuple(_rooted(g) for g in exclude))
+        return cls(f"{parts.scheme}://{parts.netloc}", prefix, *globs)
 
     def rebased(self, url: str) -> Scope:
         """The scope of the URL the start redirected to, with the same globs.
@@ -173,6 +174,12 @@ class Scope:
         elif not path.startswith(self.prefix):
             return False
         return not any(_matches(glob, url, path) for glob in self.exclude)
+
+
+def _rooted(glob: str) -> str:
+    """'guide/*' as '/guide/*': a path glob matches from the root."""
+    glob = glob.strip()
+    return glob if glob.startswith(("/", "*")) or "://" in glob else "/" + glob
 
 
 def _matches(glob: str, url: str, path: str) -> bool:

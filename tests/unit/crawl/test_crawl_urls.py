@@ -99,6 +99,9 @@ def test_include_replaces_the_prefix_and_exclude_always_applies() -> None:
     assert plain.contains("https://example.org/a.html")
     assert not plain.contains("https://example.org/private/a.html")
     assert not plain.contains("https://example.org/files/book.pdf")
+    unrooted = Scope.around("https://example.org/", include=("guide/*",))
+    assert unrooted.include == ("/guide/*",)
+    assert unrooted.contains("https://example.org/guide/a.html")
 
 
 def test_a_glob_with_a_scheme_matches_the_whole_url() -> None:
