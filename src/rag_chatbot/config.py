@@ -7,6 +7,7 @@ The names are a contract (``../shared/DESIGN.md``). A bad value stops start-up w
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -168,6 +169,25 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="Log lines as grep-able text or as one JSON object each."
     )
+    site_url: str | None = Field(
+        None,
+        description="Where the ingested folders are published; their citations link there.",
+    )
+    site_style: Literal["docusaurus", "mkdocs", "sphinx", "plain"] = Field(
+        "plain", description="The generator that builds SITE_URL: its paths and anchors."
+    )
+    crawl_allowed_hosts: str = Field(
+        "",
+        description="Hosts, addresses or networks (comma-separated) a crawl may fetch although "
+        "they are loopback or private.",
+    )
+    crawl_max_pages: int = Field(5000, ge=1, le=1_000_000, description="Pages a crawl fetches.")
+    crawl_rate: float = Field(8.0, gt=0, le=1000, description="Requests a second to one host.")
+    crawl_concurrency: int = Field(4, ge=1, le=64, description="Requests at once to one host.")
+    crawl_timeout: float = Field(20.0, gt=0, le=600, description="Seconds a page may take.")
+    crawl_scheduler: bool = Field(
+        True, description="serve re-crawls the sites whose schedule (every) is due."
+    )
     session_retention_days: int = Field(
         0,
         ge=0,
@@ -192,6 +212,13 @@ class Settings(BaseSettings):
     def _rate(cls, value: str) -> str:
         parse_rate(value)
         return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _site_url(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"must be an http:// or https:// address, not {value!r}")
+        return value or None
 
     @field_validator("database_url")
     @classmethod

@@ -29,12 +29,16 @@ from rag_chatbot.backends import (
 )
 from rag_chatbot.cache import ResponseCache
 from rag_chatbot.config import Settings
+from rag_chatbot.crawl import CrawlOptions
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.engine import create_db_engine, session_factory
 from rag_chatbot.db.leases import ProcessingLeases
 from rag_chatbot.db.repository import DocumentRepository
+from rag_chatbot.db.sites import SiteRepository
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
+from rag_chatbot.ingestion.site import SiteIngest
+from rag_chatbot.ingestion.site_urls import Publication
 from rag_chatbot.ingestion.watch import ProcessingWatch
 from rag_chatbot.keyvalue import KeyValueStore, RedisStore, build_store
 from rag_chatbot.providers.embedders.base import Embedder
@@ -73,6 +77,7 @@ class Container:
     chats: ChatRepository
     chat: QuestionService
     documents: DocumentService
+    sites: SiteIngest
     kv: KeyValueStore
     users: UserRepository
     auth: AuthService
@@ -152,6 +157,9 @@ def build_container(
         lexical,
         max_tokens=settings.chunk_max_tokens,
         max_document_bytes=settings.max_document_mb * 1024 * 1024,
+        publication=Publication(settings.site_url, settings.site_style)
+        if settings.site_url
+        else None,
     )
     chats = ChatRepository(sessions)
     kv = build_store(settings.redis_url, settings.redis_key_prefix)
@@ -190,9 +198,22 @@ def build_container(
             max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
             watch=ProcessingWatch(ProcessingLeases(sessions)),
         ),
+        sites=SiteIngest(pipeline, SiteRepository(sessions), repository, crawl_defaults(settings)),
         kv=kv,
         users=users,
         auth=auth,
         cache=cache,
         limiter=RateLimiter.from_settings(kv, settings),
+    )
+
+
+def crawl_defaults(settings: Settings) -> CrawlOptions:
+    """The crawl options the settings give (``CRAWL_*``); a site's own choices go on top."""
+    hosts = tuple(h.strip() for h in settings.crawl_allowed_hosts.split(",") if h.strip())
+    return CrawlOptions(
+        max_pages=settings.crawl_max_pages,
+        allowed_hosts=hosts,
+        concurrency=settings.crawl_concurrency,
+        rate=settings.crawl_rate,
+        timeout=settings.crawl_timeout,
     )

@@ -59,6 +59,9 @@ class Chunk:
     anchor: str
     position: int
     text: str
+    # The published page the document is (a crawled page's URL, or a file's page on the site
+    # built from it); "" when the document lives only here.
+    page_url: str = ""
 
     @property
     def section(self) -> str:
@@ -66,7 +69,14 @@ class Chunk:
 
     @property
     def url(self) -> str:
-        """Where the reader shows it; empty for text of no document (a reader's selection)."""
+        """Where a citation links: the section on the published page, else in the reader;
+        empty for text of no document (a reader's selection)."""
+        if self.page_url:
+            return (
+                f"{self.page_url}#{quote(self.anchor, safe='-_.')}"
+                if self.anchor
+                else self.page_url
+            )
         return reader_url(self.source, self.anchor) if self.document_id else ""
 
     @property

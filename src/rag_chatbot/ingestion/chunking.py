@@ -57,8 +57,10 @@ def chunk_document(
     content_hash: str,
     count_tokens: TokenCounter,
     max_tokens: int,
+    page_url: str = "",
 ) -> list[Chunk]:
-    """Split ``doc`` into chunks whose embedding text fits ``max_tokens`` word pieces."""
+    """Split ``doc`` into chunks whose embedding text fits ``max_tokens`` word pieces;
+    ``page_url`` is the published page the citations of its chunks link to, if any."""
     document_id = document_id_for(source)
     title = _shorten(doc.title)
     chunks: list[Chunk] = []
@@ -79,6 +81,7 @@ def chunk_document(
                     anchor=section.anchor,
                     position=position,
                     text=text,
+                    page_url=page_url,
                 )
             )
     return chunks

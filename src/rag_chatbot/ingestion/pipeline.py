@@ -25,6 +25,7 @@ from rag_chatbot.ingestion.heap import release_freed_memory
 from rag_chatbot.ingestion.loaders import load_bytes
 from rag_chatbot.ingestion.planning import MB, Job, Planner
 from rag_chatbot.ingestion.progress import IngestProgress
+from rag_chatbot.ingestion.site_urls import Publication
 from rag_chatbot.observability.metrics import record_ingest_failures, set_index_size
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.providers.embedders.memo import VectorMemo
@@ -88,6 +89,7 @@ class IngestionPipeline:
         lexical: LexicalEncoder,
         max_tokens: int,
         max_document_bytes: int = 64 * MB,
+        publication: Publication | None = None,
     ) -> None:
         self._repo = repository
         self._planner = Planner(repository, max_document_bytes)
@@ -97,8 +99,11 @@ class IngestionPipeline:
         self._max_tokens = min(max_tokens, embedder.max_tokens)
         self.embedding_seconds = 0.0  # time spent in the model, for the benchmark's split
         self.memo = VectorMemo()
+        # Files of a folder published as a site cite their pages there (``site_urls``).
+        self._publication = publication
+        published = f":{publication.base_url}:{publication.style}" if publication else ""
         self.fingerprint = hashlib.sha256(
-            f"{CHUNKER_VERSION}:{self._max_tokens}:{embedder.name}".encode()
+            f"{CHUNKER_VERSION}:{self._max_tokens}:{embedder.name}{published}".encode()
         ).hexdigest()[:16]
 
     def ingest_paths(
@@ -125,14 +130,18 @@ class IngestionPipeline:
             for source in sorted(self._repo.sources_from(origin) - seen):
                 self.remove(source)
                 report.removed += 1
-        release_freed_memory()  # before the index's optimisation, the peak of a large ingest
-        self._store.optimize()
-        self.publish_index_size()
+        self.settle()
         if report.failed:
             record_ingest_failures(len(report.failed))
         report.reused = self.memo.reused - reused_before
         report.seconds = time.perf_counter() - started
         return report
+
+    def settle(self) -> None:
+        """After a run: free what it held, optimise the index, publish the index's size."""
+        release_freed_memory()  # before the index's optimisation, the peak of a large ingest
+        self._store.optimize()
+        self.publish_index_size()
 
     def publish_index_size(self) -> None:
         """Update the documents/chunks gauges from the database."""
@@ -147,12 +156,17 @@ class IngestionPipeline:
         *,
         force: bool = False,
         embedded: Callable[[int, int], None] | None = None,
+        name: str = "",
+        page_url: str = "",
     ) -> tuple[Outcome, int]:
         """Index one file's bytes under ``source``; return the outcome and its chunk count.
 
         An unchanged file is skipped unless ``force``. Raises ``IngestionError``
         (``UnsupportedFormat`` for an unknown type) on bad input; nothing is written then.
         ``embedded(done, total)`` is called after each batch of passages is embedded.
+        ``name`` picks the loader when ``source`` does not (a URL without an extension);
+        citations link to ``page_url`` when given (a crawled page), else, for a file of a
+        folder (``origin``) published as a site, to its page there.
         """
         content_hash = hashlib.sha256(data).hexdigest()
         existing = self._repo.get_by_source(source)
@@ -164,7 +178,8 @@ class IngestionPipeline:
             and existing.fingerprint == self.fingerprint
         ):
             return "unchanged", existing.chunk_count
-        doc = load_bytes(data, source)
+        publication = self._publication if origin and not page_url else None
+        doc = load_bytes(data, name or source, publication.heading_ids if publication else "github")
         if not doc.sections:
             raise IngestionError(f"{source}: no text found (empty file?)")
         chunks = chunk_document(
@@ -173,6 +188,7 @@ class IngestionPipeline:
             content_hash=content_hash,
             count_tokens=self._embedder.count_tokens,
             max_tokens=self._max_tokens,
+            page_url=publication.url_of(source, doc.slug) if publication else page_url,
         )
         self._write_points(chunks, embedded)
         record = DocumentRecord(

@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import quote
+
+from rag_chatbot.ingestion.loaders.slugs import HeadingIdStyle
 
 SiteStyle = Literal["docusaurus", "mkdocs", "sphinx", "plain"]
 SITE_STYLES: tuple[SiteStyle, ...] = ("docusaurus", "mkdocs", "sphinx", "plain")
@@ -106,3 +109,21 @@ def _mkdocs(parts: list[str]) -> str:
     if stem not in _MKDOCS_INDEXES:
         folders = [*folders, stem]
     return "/" + "".join(f"{folder}/" for folder in folders)
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The site a folder of sources is published as (settings ``SITE_URL``, ``SITE_STYLE``)."""
+
+    base_url: str
+    style: SiteStyle
+
+    def url_of(self, source: str, slug: str = "") -> str:
+        return published_url(source, base_url=self.base_url, style=self.style, slug=slug)
+
+    @property
+    def heading_ids(self) -> HeadingIdStyle:
+        """The rule the generator anchors Markdown headings by."""
+        if self.style == "docusaurus":
+            return "docusaurus"
+        return "mkdocs" if self.style == "mkdocs" else "github"

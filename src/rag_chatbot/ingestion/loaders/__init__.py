@@ -27,6 +27,7 @@ from rag_chatbot.ingestion.loaders.pdf import PdfLoader
 from rag_chatbot.ingestion.loaders.pptx import PptxLoader
 from rag_chatbot.ingestion.loaders.rst import RstLoader
 from rag_chatbot.ingestion.loaders.rtf import RtfLoader
+from rag_chatbot.ingestion.loaders.slugs import HeadingIdStyle
 from rag_chatbot.ingestion.loaders.sniff import check_content
 from rag_chatbot.ingestion.loaders.text import TextLoader
 
@@ -93,14 +94,17 @@ def loader_for(name: str) -> Loader:
     return loader
 
 
-def load_bytes(data: bytes, name: str) -> LoadedDocument:
+def load_bytes(data: bytes, name: str, heading_ids: HeadingIdStyle = "github") -> LoadedDocument:
     """Load a file's bytes; ``name`` picks the loader and gives the fallback title.
 
-    Raises ``UnsupportedFormat`` for an unknown extension or bytes that are not what the
-    extension says (see ``sniff``), and ``IngestionError`` for a file that cannot be parsed.
-    An empty file gives a document with no sections.
+    ``heading_ids``: the rule Markdown headings are anchored by, the one of the site generator
+    that publishes the files (``slugs``). Raises ``UnsupportedFormat`` for an unknown extension
+    or bytes that are not what the extension says (see ``sniff``), and ``IngestionError`` for a
+    file that cannot be parsed. An empty file gives a document with no sections.
     """
     loader = loader_for(name)
+    if heading_ids != "github" and isinstance(loader, MarkdownLoader):
+        loader = MarkdownLoader(heading_ids)
     check_content(data, name)
     return loader.load(data, name)
 

@@ -34,6 +34,7 @@ def chunk_to_payload(chunk: Chunk) -> dict[str, Any]:
         "anchor": chunk.anchor,
         "position": chunk.position,
         "text": chunk.text,
+        **({"page_url": chunk.page_url} if chunk.page_url else {}),
     }
 
 
@@ -58,6 +59,7 @@ def chunk_from_payload(point_id: str | int | UUID, payload: Mapping[str, Any] | 
             anchor=str(payload["anchor"]),
             position=int(payload["position"]),
             text=str(payload["text"]),
+            page_url=str(payload.get("page_url", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProviderError(f"point {point_id} has an unreadable chunk payload: {exc!r}") from exc
