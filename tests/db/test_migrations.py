@@ -37,7 +37,17 @@ from rag_chatbot.db.migrate import (
 from rag_chatbot.db.models import Base
 from rag_chatbot.errors import ConfigError
 
-TABLES = {"documents", "chunks", "sessions", "messages", "feedback", "users", "index_state", "sites", "pages"}
+TABLES = {
+    "documents",
+    "chunks",
+    "sessions",
+    "messages",
+    "feedback",
+    "users",
+    "index_state",
+    "sites",
+    "pages",
+}
 
 
 def _diff(url: str) -> list[object]:

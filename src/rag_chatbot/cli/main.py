@@ -7,6 +7,7 @@ lists them, and keeps ``ingest`` and ``quickstart``, the commands that index doc
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +25,7 @@ from rag_chatbot.cli.render import print_answer, print_report
 from rag_chatbot.cli.reports import report_app
 from rag_chatbot.cli.runtime import JsonFlag, emit, err, open_container, out
 from rag_chatbot.cli.server import serve
+from rag_chatbot.cli.sites import crawl, crawl_options, is_url, merged, parse_every
 from rag_chatbot.container import Container
 
 
@@ -60,21 +62,72 @@ def _options(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories (recursive).")],
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files or directories (recursive), or website URLs to crawl.",
+            metavar="PATHS_OR_URLS...",
+        ),
+    ],
+    include: Annotated[
+        list[str], typer.Option(help="Crawl only URL paths matching this glob ('/guide/*').")
+    ] = [],  # noqa: B006 - typer reads the default
+    exclude: Annotated[list[str], typer.Option(help="Do not crawl URL paths matching this.")] = [],  # noqa: B006
+    max_pages: Annotated[
+        int | None, typer.Option(min=1, help="Pages a crawl fetches at most (CRAWL_MAX_PAGES).")
+    ] = None,
+    depth: Annotated[
+        int | None, typer.Option(min=0, help="Links a crawl follows from its start.")
+    ] = None,
+    every: Annotated[
+        str | None, typer.Option(help="Crawl again at this interval (30m, 24h, 7d) until Ctrl-C.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Index documents; unchanged files are skipped, changed ones replaced, gone ones pruned."""
+    """Index documents or websites; unchanged ones are skipped, changed ones replaced, gone ones
+    pruned."""
+    urls = [t for t in targets if is_url(t)]
+    paths = [Path(t) for t in targets if not is_url(t)]
+    if not urls and (include or exclude or max_pages or depth is not None or every):
+        raise fail("--include, --exclude, --max-pages, --depth and --every apply to URLs only")
     with open_container() as container:
-        report = _run_ingest(container, paths, show_progress=err.is_terminal and not as_json)
+        options = crawl_options(container.sites.defaults, include, exclude, max_pages, depth)
+        every_seconds = parse_every(every) if every else None
+        show_progress = err.is_terminal and not as_json
+        while True:
+            report = merged(
+                ([_run_ingest(container, paths, show_progress)] if paths else [])
+                + (
+                    [
+                        crawl(
+                            container.sites,
+                            urls,
+                            options,
+                            every_seconds,
+                            err if show_progress else None,
+                        )
+                    ]
+                    if urls
+                    else []
+                )
+            )
+            _print(report, as_json)
+            if every_seconds is None:
+                break
+            paths = []  # a schedule re-crawls the sites; folders are ingested once
+            time.sleep(every_seconds)
+    if not any(report[key] for key in _SEEN):
+        raise fail(f"no documents found in {', '.join(targets)} ({_supported()})")
+    if report["failed"] and not (report["added"] or report["updated"] or report["unchanged"]):
+        # Nothing could be indexed at all: a script should notice.
+        raise typer.Exit(1)
+
+
+def _print(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit(report)
     else:
         print_report(out, report)
-    if not any(report[key] for key in _SEEN):
-        raise fail(f"no documents found in {', '.join(map(str, paths))} ({_supported()})")
-    if report["failed"] and not (report["added"] or report["updated"] or report["unchanged"]):
-        # Nothing could be indexed at all: a script should notice.
-        raise typer.Exit(1)
 
 
 # An ingest that counts none of these found no document at all (nor one to prune).

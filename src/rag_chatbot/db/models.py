@@ -224,6 +224,9 @@ class SiteRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     next_run_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The process running it ("host:pid") and its last sign of life, to recover a dead run.
+    runner: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class PageRow(Base):

@@ -10,20 +10,23 @@ whose schedulers wake at once exactly one re-crawls a due site.
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from rag_chatbot.db.models import PageRow, SiteRow, utcnow
 from rag_chatbot.errors import NotFound
 
 _ERROR_MAX_CHARS = 4000
-# A run whose process died leaves ``running``; after this long another may claim the site.
-STALE_RUN = timedelta(hours=6)
+# A run that has given no sign of life for this long is taken for dead (``claim``).
+STALE_RUN = timedelta(minutes=10)
+RUNNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -108,14 +111,30 @@ class SiteRepository:
             return [_site(row) for row in rows]
 
     def claim(self, site_id: str) -> bool:
-        """Mark the site ``running`` unless another process runs it; true if this call did."""
+        """Mark the site ``running`` by this process unless a live one runs it; true if it did.
+
+        A run is abandoned when its process is gone (same host, no such pid: kill -9) or has
+        given no sign of life (``progress``) for ``STALE_RUN``.
+        """
         now = utcnow()
-        free = or_(SiteRow.status != "running", SiteRow.started_at < now - STALE_RUN)
         with self._sessions.begin() as session:
+            row = session.get(SiteRow, site_id)
+            if row is None:
+                raise NotFound(f"no source with id {site_id}")
+            if row.status == "running" and not _abandoned(row, now):
+                return False
             result = session.execute(
                 update(SiteRow)
-                .where(SiteRow.id == site_id, free)
-                .values(status="running", started_at=now, pages_done=0, error=None)
+                .where(SiteRow.id == site_id, SiteRow.status == row.status)
+                .where(_same(SiteRow.runner, row.runner))
+                .values(
+                    status="running",
+                    runner=RUNNER,
+                    started_at=now,
+                    heartbeat_at=now,
+                    pages_done=0,
+                    error=None,
+                )
             )
             return bool(getattr(result, "rowcount", 0))
 
@@ -125,17 +144,18 @@ class SiteRepository:
         with self._sessions() as session:
             rows = session.scalars(
                 select(SiteRow).where(
-                    SiteRow.every_seconds.is_not(None),
-                    SiteRow.next_run_at <= now,
-                    or_(SiteRow.status != "running", SiteRow.started_at < now - STALE_RUN),
+                    SiteRow.every_seconds.is_not(None), SiteRow.next_run_at <= now
                 )
             )
-            return [_site(row) for row in rows]
+            return [_site(row) for row in rows if row.status != "running" or _abandoned(row, now)]
 
     def progress(self, site_id: str, pages_done: int) -> None:
+        """The run's pages so far, and a sign of life (see ``claim``)."""
         with self._sessions.begin() as session:
             session.execute(
-                update(SiteRow).where(SiteRow.id == site_id).values(pages_done=pages_done)
+                update(SiteRow)
+                .where(SiteRow.id == site_id)
+                .values(pages_done=pages_done, heartbeat_at=utcnow())
             )
 
     def finish(self, site_id: str, counts: Mapping[str, object], error: str | None = None) -> None:
@@ -187,3 +207,26 @@ class SiteRepository:
         with self._sessions.begin() as session:
             for start in range(0, len(names), 900):
                 session.execute(delete(PageRow).where(PageRow.url.in_(names[start : start + 900])))
+
+
+def _abandoned(row: SiteRow, now: datetime) -> bool:
+    """A ``running`` row whose process died (same host, pid gone) or went silent."""
+    host, _, pid = (row.runner or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return True
+    beat = row.heartbeat_at or row.started_at
+    return beat is None or beat < now - STALE_RUN
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _same(column: InstrumentedAttribute[str | None], value: str | None) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value

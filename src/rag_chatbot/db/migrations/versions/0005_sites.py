@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("next_run_at", sa.DateTime(), nullable=True),
+        sa.Column("runner", sa.String(300), nullable=True),
+        sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
     )
     op.create_table(
         "pages",
