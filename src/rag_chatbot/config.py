@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     crawl_scheduler: bool = Field(
         True, description="serve re-crawls the sites whose schedule (every) is due."
     )
+    crawl_scheduler_tick: float = Field(
+        60.0, gt=0, le=86400, description="Seconds between the scheduler's looks for due sites."
+    )
     session_retention_days: int = Field(
         0,
         ge=0,
