@@ -46,6 +46,7 @@ class CrawlOptions:
     backoff: float = 0.5  # seconds before the first retry, doubled at each
     retry_after_cap: float = 30.0  # longest Retry-After honoured (seconds)
     max_redirects: int = 10
+    recheck_gone: float = 7 * 86400.0  # seconds a known dead link is taken as still dead
 
     def __post_init__(self) -> None:
         positive = {
@@ -65,6 +66,7 @@ class CrawlOptions:
             "backoff": self.backoff,
             "retry_after_cap": self.retry_after_cap,
             "max_redirects": self.max_redirects,
+            "recheck_gone": self.recheck_gone,
         }.items():
             if value < 0:
                 raise InvalidInput(f"crawl option {name} must not be negative, not {value}")
@@ -87,6 +89,9 @@ class KnownPage:
     content_hash: str
     links: tuple[str, ...]  # the in-scope links the page had, so a 304 still leads on
     fetched_at: datetime | None = None  # Page.fetched_at; naive values are taken as UTC
+    # A dead link (404/410 at ``fetched_at``): not asked again until ``CrawlOptions.recheck_gone``
+    # has passed, unless the sitemap says it changed since.
+    gone: bool = False
 
 
 @dataclass(frozen=True)

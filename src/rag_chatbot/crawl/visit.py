@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -75,7 +75,14 @@ class Visitor:
         lastmod = state.lastmods.get(url)
         if not state.robots.allows(url):
             return bare_page(url, "skipped", DISALLOWED, depth)
-        if known and known.fetched_at and lastmod and lastmod <= _aware(known.fetched_at):
+        if known and known.gone and known.fetched_at and not start:
+            # Dead links are most of a documentation site's re-crawl otherwise; one the sitemap
+            # lists as modified since is asked again.
+            since = _aware(known.fetched_at)
+            fresh = datetime.now(UTC) - since < timedelta(seconds=state.options.recheck_gone)
+            if fresh and not (lastmod and lastmod > since):
+                return bare_page(url, "gone", f"not found on {since:%Y-%m-%d}", depth)
+        elif known and known.fetched_at and lastmod and lastmod <= _aware(known.fetched_at):
             return self._unchanged(url, known, None, depth)
         try:
             response = await self._fetcher.get(
