@@ -42,9 +42,17 @@ def _tokens(text: str) -> list[str]:
     return text.split()
 
 
+# An answer's citation markers ("[1]") say where a sentence came from, not what it says.
+_MARKERS = re.compile(r"\[\d+\]")
+
+
 def token_f1(prediction: str, reference: str) -> float:
-    """SQuAD-style token F1: lowercase, no punctuation or articles, bag-of-words overlap."""
-    pred, ref = _tokens(prediction), _tokens(reference)
+    """SQuAD-style token F1: lowercase, no punctuation or articles, bag-of-words overlap.
+
+    Citation markers are not words of the answer: ``[1]`` would otherwise count as the token
+    ``1``, one for each sentence quoted.
+    """
+    pred, ref = _tokens(_MARKERS.sub(" ", prediction)), _tokens(reference)
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())

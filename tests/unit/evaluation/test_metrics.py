@@ -129,3 +129,11 @@ def test_the_shipped_out_of_domain_set_is_half_near_topic() -> None:
     near = [q for q in questions if q.near_topic]
     assert len(questions) >= 30 and len(near) * 2 == len(questions)
     assert len({q.id for q in questions}) == len(questions)
+
+
+def test_token_f1_reads_the_answer_without_its_citation_markers() -> None:
+    reference = "Use INTEGER PRIMARY KEY AUTOINCREMENT."
+    marked = "Use INTEGER PRIMARY KEY AUTOINCREMENT [1]. It prevents reuse [2]."
+    plain = "Use INTEGER PRIMARY KEY AUTOINCREMENT. It prevents reuse."
+    assert token_f1(marked, reference) == token_f1(plain, reference)
+    assert token_f1("Version 3 [1]", "version 3") == 1.0  # a number in the text still counts
