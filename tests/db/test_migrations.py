@@ -47,6 +47,8 @@ TABLES = {
     "index_state",
     "sites",
     "pages",
+    "jobs",
+    "job_tasks",
 }
 
 
