@@ -24,6 +24,8 @@ from rag_chatbot.container import Container
 from rag_chatbot.db.chat import ChatRepository
 from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.ingestion.documents import DocumentService
+from rag_chatbot.ingestion.schedule import Crawls
+from rag_chatbot.ingestion.site import SiteIngest
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.serving.threads import AnswerThreads
 
@@ -58,6 +60,15 @@ async def _documents(request: Request) -> DocumentService:
 
 async def _document_repository(request: Request) -> DocumentRepository:
     return get_container(request).repository
+
+
+async def _sites(request: Request) -> SiteIngest:
+    return get_container(request).sites
+
+
+async def _crawls(request: Request) -> Crawls:
+    crawls: Crawls = request.app.state.crawls
+    return crawls
 
 
 async def _users(request: Request) -> UserRepository:
@@ -96,6 +107,10 @@ DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 """Uploads, deletions and re-indexing: the writes to the library."""
 DocumentRepositoryDep = Annotated[DocumentRepository, Depends(_document_repository)]
 """The library's rows and passages, read."""
+SitesDep = Annotated[SiteIngest, Depends(_sites)]
+"""Crawled websites: registered, claimed for a run, deleted."""
+CrawlsDep = Annotated[Crawls, Depends(_crawls)]
+"""The crawls this server process runs beside its requests (``ingestion.schedule``)."""
 UsersDep = Annotated[UserRepository, Depends(_users)]
 AuthDep = Annotated[AuthService, Depends(_auth)]
 ResponseCacheDep = Annotated[ResponseCache, Depends(_cache)]

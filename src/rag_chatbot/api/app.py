@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 from collections.abc import AsyncIterator
@@ -19,10 +20,20 @@ from rag_chatbot.api.errors import error_response, install_error_handlers
 from rag_chatbot.api.health import backend_probes
 from rag_chatbot.api.openapi import install_openapi
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
-from rag_chatbot.api.routes import admin, auth, chat, documents, health, openai_compat, sessions
+from rag_chatbot.api.routes import (
+    admin,
+    auth,
+    chat,
+    documents,
+    health,
+    openai_compat,
+    sessions,
+    sources,
+)
 from rag_chatbot.api.security import CLIENT_TOKEN_HEADER
 from rag_chatbot.api.storable import StorableRequest
 from rag_chatbot.container import Container
+from rag_chatbot.ingestion.schedule import Crawls
 from rag_chatbot.observability.metrics import mark_process_dead, multiprocess_enabled
 from rag_chatbot.observability.middleware import ObservabilityMiddleware
 from rag_chatbot.observability.pool import watch_pool
@@ -43,9 +54,14 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
         app.state.probe_pool = _probe_pool()
         # Every server process: renew the leases of its uploads, fail those of dead processes.
         container.documents.watch.start()
+        # Crawls of this start: the API's, and the scheduled re-crawls (``ingestion.schedule``).
+        app.state.crawls = crawls = Crawls(container.sites)
+        if container.settings.crawl_scheduler:
+            crawls.schedule(container.settings.crawl_scheduler_tick)
         try:
             yield
         finally:
+            await asyncio.to_thread(crawls.stop)  # each crawl ends after its page in work
             container.documents.watch.stop()
             app.state.probe_pool.shutdown(wait=False, cancel_futures=True)
             if owns_container:
@@ -67,11 +83,12 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
     app.state.container = container
     watch_pool(container.engine)  # rag_chatbot_db_pool_* gauges
     app.state.probe_pool = _probe_pool()  # served without a lifespan (ASGI test transports)
+    app.state.crawls = Crawls(container.sites)  # likewise
     llm = container.llm is not None
     app.state.answer_threads = AnswerThreads(chat_threads(container.settings, llm=llm))
     app.state.health_probes = backend_probes(container)
     install_error_handlers(app)
-    modules = (chat, sessions, documents, health, auth, admin, openai_compat, web)
+    modules = (chat, sessions, documents, sources, health, auth, admin, openai_compat, web)
     for module in modules:
         app.include_router(module.router)
     install_openapi(app, [module.router for module in modules])

@@ -5,10 +5,11 @@ The answer and search-result shapes, which the command line prints too, are in `
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from rag_chatbot.answering.answerer import MAX_QUESTION_CHARS, MAX_SELECTION_CHARS
 from rag_chatbot.api.storable import StorableBody
@@ -156,3 +157,78 @@ class DetailedHealthOut(BaseModel):
     services: dict[str, str]
     metrics: dict[str, float]
     timestamp: datetime
+
+
+# What a crawl can start from: http(s), a host name or IPv4 address, a port that exists, no
+# spaces. The spec states it; ``SourceRequest`` holds to it with a message of its own.
+SOURCE_URL_PATTERN = (
+    r"^[hH][tT][tT][pP][sS]?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?"
+    r"(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    r"([/?#][^\s\u0000]*)?$"
+)
+# A whole number and a unit, a minute at the least and a few years at the most.
+EVERY_PATTERN = (
+    r"^(([6-9][0-9]|[1-9][0-9]{2,7})s|[1-9][0-9]{0,5}m|[1-9][0-9]{0,3}h|[1-9][0-9]{0,2}d)$"
+)
+
+
+def _matching(pattern: str, rule: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(rule)
+        return value
+
+    return AfterValidator(check)
+
+
+SourceUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, json_schema_extra={"pattern": SOURCE_URL_PATTERN}),
+    _matching(SOURCE_URL_PATTERN, "an http:// or https:// address of a host name or IPv4 address"),
+]
+Every = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": EVERY_PATTERN}),
+    _matching(EVERY_PATTERN, "a whole number and a unit (s, m, h, d), a minute at least, like 24h"),
+]
+Glob = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class SourceRequest(Strict):
+    """A website to crawl (``POST /api/sources``); the options of ``rag-chatbot ingest URL``."""
+
+    url: SourceUrl = Field(description="The site's root page, or its sitemap (.xml, .xml.gz).")
+    include: list[Glob] = Field(
+        default_factory=list, max_length=100, description="Crawl only URL paths matching these."
+    )
+    exclude: list[Glob] = Field(
+        default_factory=list, max_length=100, description="Never crawl URL paths matching these."
+    )
+    max_pages: JsonInt | None = Field(
+        None, ge=1, le=1_000_000, description="Pages a crawl fetches at most (CRAWL_MAX_PAGES)."
+    )
+    depth: JsonInt | None = Field(
+        None, ge=0, le=10_000, description="Links a crawl follows from its start."
+    )
+    every: Every | None = Field(None, description="Crawl again this often, like 24h; null: once.")
+
+
+class SourceOut(BaseModel):
+    """A crawled website and its last run (``GET /api/sources/{id}``)."""
+
+    id: str
+    url: str
+    status: Literal["queued", "running", "completed", "failed"]
+    options: dict[str, Any] = Field(description="include, exclude, max_pages, max_depth.")
+    every_seconds: int | None
+    pages_done: int = Field(description="Pages the current or last run has settled so far.")
+    report: dict[str, Any] = Field(
+        description="The last run's counts, as `rag-chatbot ingest --json` prints them."
+    )
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    next_run_at: datetime | None

@@ -7,7 +7,6 @@ draws the progress (pages fetched, unchanged and failed, the page in work, the r
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from types import TracebackType
@@ -17,43 +16,16 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from rag_chatbot.crawl import CrawlOptions, Page
-from rag_chatbot.errors import InvalidInput
+from rag_chatbot.ingestion.crawl_choices import crawl_options as crawl_options
+from rag_chatbot.ingestion.crawl_choices import parse_every as parse_every
 from rag_chatbot.ingestion.site import SiteIngest
 
 URL = re.compile(r"^https?://", re.IGNORECASE)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
 NAME_CHARS = 60
 
 
 def is_url(argument: str) -> bool:
     return bool(URL.match(argument))
-
-
-def parse_every(text: str) -> int:
-    """Seconds of ``30m``, ``24h``, ``7d`` (at least a minute)."""
-    match = _EVERY.match(text)
-    if not match:
-        raise InvalidInput(f"--every must be a number and a unit (s, m, h, d), like 24h: {text!r}")
-    seconds = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-    if seconds < 60:
-        raise InvalidInput(f"--every must be at least a minute, not {text!r}")
-    return seconds
-
-
-def crawl_options(
-    defaults: CrawlOptions,
-    include: list[str],
-    exclude: list[str],
-    max_pages: int | None,
-    depth: int | None,
-) -> CrawlOptions:
-    chosen: dict[str, Any] = {"include": tuple(include), "exclude": tuple(exclude)}
-    if max_pages is not None:
-        chosen["max_pages"] = max_pages
-    if depth is not None:
-        chosen["max_depth"] = depth
-    return dataclasses.replace(defaults, **chosen)
 
 
 class CrawlProgress:

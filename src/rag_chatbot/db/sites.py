@@ -105,6 +105,18 @@ class SiteRepository:
                 raise NotFound(f"no source with id {site_id}")
             return _site(row)
 
+    def find(self, url: str) -> Site | None:
+        """The site crawled from exactly ``url``, if there is one."""
+        with self._sessions() as session:
+            row = session.scalars(select(SiteRow).where(SiteRow.url == url)).first()
+            return None if row is None else _site(row)
+
+    def running(self, site_id: str) -> bool:
+        """Whether a live process is crawling the site now (an abandoned run does not count)."""
+        with self._sessions() as session:
+            row = session.get(SiteRow, site_id)
+            return row is not None and row.status == "running" and not _abandoned(row, utcnow())
+
     def list_sites(self) -> list[Site]:
         with self._sessions() as session:
             rows = session.scalars(select(SiteRow).order_by(SiteRow.created_at))
@@ -171,6 +183,21 @@ class SiteRepository:
             row.finished_at = now
             if row.every_seconds:
                 row.next_run_at = now + timedelta(seconds=row.every_seconds)
+
+    def reschedule(self, site_id: str, when: datetime) -> None:
+        """Move a scheduled site's next run to ``when`` (a run cut short by a shutdown)."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(SiteRow)
+                .where(SiteRow.id == site_id, SiteRow.every_seconds.is_not(None))
+                .values(next_run_at=when)
+            )
+
+    def delete(self, site_id: str) -> None:
+        """Forget the site and its pages' states (its documents are the pipeline's to remove)."""
+        with self._sessions.begin() as session:
+            session.execute(delete(PageRow).where(PageRow.site_id == site_id))
+            session.execute(delete(SiteRow).where(SiteRow.id == site_id))
 
     def pages(self, site_id: str) -> dict[str, PageState]:
         """The pages the last crawls of the site left, by URL."""

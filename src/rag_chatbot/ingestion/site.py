@@ -60,8 +60,16 @@ def loader_name(page: Page) -> str:
     return last if last.lower().endswith(page.extension) else f"{last}{page.extension}"
 
 
+class CrawlRunning(InvalidInput):
+    """Another process (or thread) is crawling the site now: try again when it ends."""
+
+
 class SiteIngest:
-    """Crawls sites into the index through the ingestion pipeline."""
+    """Crawls sites into the index through the ingestion pipeline.
+
+    A run is claimed first (``start``), so of two processes asked to crawl one site at once,
+    one crawls and the other is told ``CrawlRunning``.
+    """
 
     def __init__(
         self,
@@ -79,15 +87,48 @@ class SiteIngest:
         """Register (or update) the site crawled from ``url``; nothing is fetched yet."""
         return self._sites.ensure(url, site_options(options), every_seconds)
 
-    def run(self, site_id: str, on_page: Callable[[Page, str], None] | None = None) -> IngestReport:
-        """Crawl the site now; ``on_page(page, outcome)`` after each page (a progress display).
+    def get(self, site_id: str) -> Site:
+        """The site and its last run; ``NotFound`` for an unknown id."""
+        return self._sites.get(site_id)
 
-        Raises ``InvalidInput`` when another process is crawling it, ``IngestionError`` when
-        its start URL cannot be fetched at all (the run is recorded as failed either way).
+    def list_sites(self) -> list[Site]:
+        return self._sites.list_sites()
+
+    def due(self) -> list[Site]:
+        """Sites whose schedule says to crawl them again now."""
+        return self._sites.due()
+
+    def submit(self, url: str, options: CrawlOptions, every_seconds: int | None = None) -> Site:
+        """Register (or update) the site and claim a run of it for this process (``start``).
+
+        A site being crawled is left as it is (``CrawlRunning``), its options unchanged.
         """
+        existing = self._sites.find(url)
+        if existing is not None and self._sites.running(existing.id):
+            raise CrawlRunning(f"{url} is being crawled already; try again when it ends")
+        return self.start(self.add(url, options, every_seconds).id)
+
+    def start(self, site_id: str) -> Site:
+        """Claim the site for a run by this process; then ``run(site_id, claimed=True)``."""
         site = self._sites.get(site_id)
         if not self._sites.claim(site_id):
-            raise InvalidInput(f"{site.url} is being crawled already; try again when it ends")
+            raise CrawlRunning(f"{site.url} is being crawled already; try again when it ends")
+        return self._sites.get(site_id)
+
+    def run(
+        self,
+        site_id: str,
+        on_page: Callable[[Page, str], None] | None = None,
+        *,
+        claimed: bool = False,
+    ) -> IngestReport:
+        """Crawl the site now; ``on_page(page, outcome)`` after each page (a progress display).
+
+        ``claimed``: ``start`` claimed it already. Raises ``CrawlRunning`` when another process
+        is crawling it, ``IngestionError`` when its start URL cannot be fetched at all (the run
+        is recorded as failed either way); an exception from ``on_page`` ends the run (failed).
+        """
+        site = self._sites.get(site_id) if claimed else self.start(site_id)
         try:
             report = self._crawl(site, options_for(site, self.defaults), on_page)
         except BaseException as exc:
@@ -95,6 +136,29 @@ class SiteIngest:
             raise
         self._sites.finish(site_id, report.as_dict())
         return report
+
+    def delete(self, site_id: str) -> int:
+        """Remove the site, its pages' states and its documents (with their vectors).
+
+        The site is claimed first, so no crawl of it runs meanwhile (``CrawlRunning`` if one
+        does). Returns the number of documents removed.
+        """
+        site = self.start(site_id)
+        try:
+            removed = sum(
+                int(self._pipeline.remove(source))
+                for source in sorted(self._documents.sources_from(site.url))
+            )
+        except BaseException as exc:
+            self._sites.finish(site_id, {}, error=f"delete failed: {exc}")
+            raise
+        self._sites.delete(site_id)
+        self._pipeline.publish_index_size()
+        return removed
+
+    def reschedule_now(self, site_id: str) -> None:
+        """Make a scheduled site due at once (its run was cut short by a shutdown)."""
+        self._sites.reschedule(site_id, datetime.now(UTC))
 
     def _crawl(
         self, site: Site, options: CrawlOptions, on_page: Callable[[Page, str], None] | None
