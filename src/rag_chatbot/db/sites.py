@@ -58,6 +58,11 @@ class PageState:
     links: tuple[str, ...]
     fetched_at: datetime
 
+    @property
+    def gone(self) -> bool:
+        """A dead link remembered (404/410 at ``fetched_at``): it has no content."""
+        return not self.content_hash
+
 
 def _site(row: SiteRow) -> Site:
     return Site(

@@ -169,14 +169,14 @@ class SiteIngest:
         # A page whose document is gone (deleted through the API) must be fetched again.
         indexed = self._documents.sources_from(site.url)
         states = self._sites.pages(site.id)
-        known = {url: _known(state) for url, state in states.items() if url in indexed}
+        known = {u: _known(s) for u, s in states.items() if u in indexed or s.gone}
         crawler = Crawler(site.url, options, known)
         kept: set[str] = set()
         reported = time.monotonic()
         for done, page in enumerate(crawler.pages(), start=1):
             outcome = self._page(site, page, report, states.get(page.url))
-            if page.status in _KEPT:
-                kept.add(page.url)
+            if page.status in _KEPT or (page.status == "gone" and page.url in states):
+                kept.add(page.url)  # (a dead link's record is kept while it is linked)
             if on_page:
                 on_page(page, outcome)
             if time.monotonic() - reported >= _PROGRESS_EVERY:
@@ -186,7 +186,7 @@ class SiteIngest:
             gone = sorted(self._documents.sources_from(site.url) - kept)
             for source in gone:
                 report.removed += int(self._pipeline.remove(source))
-            self._sites.drop_pages(set(states) - kept)
+            self._sites.drop_pages(set(states) - kept)  # dead links no longer linked too
         self._pipeline.settle()
         report.seconds = time.perf_counter() - started
         return report
@@ -207,10 +207,13 @@ class SiteIngest:
             return "failed"
         # gone, skipped (robots, type) or duplicate: no document for this URL any more.
         removed = self._pipeline.remove(page.url)
-        self._sites.drop_pages([page.url])
         if page.status == "gone":
+            if known is None or not known.gone:  # remembered, so the next crawls need not ask
+                when = page.fetched_at or datetime.now(UTC)
+                self._sites.save_page(site.id, PageState(page.url, None, None, "", (), when))
             report.removed += int(removed)
             return "removed"
+        self._sites.drop_pages([page.url])
         report.skipped.append({"source": page.url, "reason": page.reason})
         return "skipped"
 
@@ -250,4 +253,5 @@ def _known(state: PageState) -> KnownPage:
         content_hash=state.content_hash,
         links=state.links,
         fetched_at=state.fetched_at,
+        gone=state.gone,
     )
