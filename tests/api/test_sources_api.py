@@ -289,3 +289,26 @@ async def test_a_shutdown_ends_a_scheduled_crawl_and_leaves_it_due(
         assert stopped["status"] == "failed" and "server stopped" in stopped["error"]
         assert _when(stopped["next_run_at"]) <= datetime.now(UTC)  # the next start crawls it
         assert (await admin.delete(f"/api/sources/{source['id']}")).status_code == 204
+
+
+def test_the_spec_states_the_bounds_the_api_holds(sources_container: Container) -> None:
+    # Schema-valid input is accepted (the spec gate posts it): each bound is in the spec.
+    spec = create_app(sources_container).openapi()
+    fields = spec["components"]["schemas"]["SourceRequest"]["properties"]
+    assert {"type": "integer", "minimum": 1, "maximum": 1_000_000} in fields["max_pages"]["anyOf"]
+    assert {"type": "integer", "minimum": 0, "maximum": 10_000} in fields["depth"]["anyOf"]
+    assert fields["url"]["pattern"].startswith("^[hH][tT][tT][pP]")
+    assert any("pattern" in choice for choice in fields["every"]["anyOf"])
+    assert "409" in spec["paths"]["/api/sources"]["post"]["responses"]
+
+
+async def test_a_start_url_that_cannot_be_fetched_ends_the_run_failed_with_why(
+    admin: httpx.AsyncClient,
+) -> None:
+    # Upper-case scheme and a bare number for a host: valid, and resolved to 0.0.0.0, refused.
+    added = await admin.post("/api/sources", json={"url": "HTTP://0"})
+    assert added.status_code == 202, added.text
+    source = await _finished(admin, added.json()["id"])
+    assert source["status"] == "failed" and "CRAWL_ALLOWED_HOSTS" in source["error"], source
+    assert source["report"] == {}
+    assert (await admin.delete(f"/api/sources/{source['id']}")).status_code == 204

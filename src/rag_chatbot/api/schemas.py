@@ -194,6 +194,9 @@ Every = Annotated[
     _matching(EVERY_PATTERN, "a whole number and a unit (s, m, h, d), a minute at least, like 24h"),
 ]
 Glob = Annotated[str, Field(min_length=1, max_length=512)]
+# The bounds before the validator, so that the spec states them inside the ``anyOf`` of ``None``.
+PageCount = Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(_integral)]
+LinkDepth = Annotated[int, Field(ge=0, le=10_000), BeforeValidator(_integral)]
 
 
 class SourceRequest(Strict):
@@ -206,12 +209,10 @@ class SourceRequest(Strict):
     exclude: list[Glob] = Field(
         default_factory=list, max_length=100, description="Never crawl URL paths matching these."
     )
-    max_pages: JsonInt | None = Field(
-        None, ge=1, le=1_000_000, description="Pages a crawl fetches at most (CRAWL_MAX_PAGES)."
+    max_pages: PageCount | None = Field(
+        None, description="Pages a crawl fetches at most (CRAWL_MAX_PAGES)."
     )
-    depth: JsonInt | None = Field(
-        None, ge=0, le=10_000, description="Links a crawl follows from its start."
-    )
+    depth: LinkDepth | None = Field(None, description="Links a crawl follows from its start.")
     every: Every | None = Field(None, description="Crawl again this often, like 24h; null: once.")
 
 
