@@ -26,6 +26,7 @@ from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.schedule import Crawls
 from rag_chatbot.ingestion.site import SiteIngest
+from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.serving.threads import AnswerThreads
 
@@ -44,6 +45,10 @@ async def _settings(request: Request) -> Settings:
 
 async def _questions(request: Request) -> QuestionService:
     return get_container(request).chat
+
+
+async def _embedder(request: Request) -> Embedder:
+    return get_container(request).embedder
 
 
 async def _retriever(request: Request) -> HybridRetriever:
@@ -101,6 +106,8 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 QuestionServiceDep = Annotated[QuestionService, Depends(_questions)]
 """The one path of every question: asked, streamed, answered from the cache, stored."""
 RetrieverDep = Annotated[HybridRetriever, Depends(_retriever)]
+EmbedderDep = Annotated[Embedder, Depends(_embedder)]
+"""The model this server embeds with (``POST /v1/embeddings``)."""
 ChatsDep = Annotated[ChatRepository, Depends(_chats)]
 """Conversations, their messages and feedback, each owner's own."""
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]

@@ -73,6 +73,7 @@ def _cases(session_id: str, message_id: str) -> list[Case]:
         Case("POST", "/api/auth/refresh", json={"refresh_token": "a\x00b"}),
         Case("POST", "/api/admin/cache/warm", json={"questions": ["tea\x00?"]}, headers=ADMIN),
         Case("POST", "/v1/chat/completions", json=completion, headers=ADMIN),
+        Case("POST", "/v1/embeddings", json={"model": "m", "input": ["tea\x00"]}, headers=ADMIN),
         Case(
             "POST",
             "/v1/chat/completions",

@@ -25,6 +25,7 @@ from rag_chatbot.api.routes import (
     auth,
     chat,
     documents,
+    embeddings,
     health,
     openai_compat,
     sessions,
@@ -88,7 +89,18 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
     app.state.answer_threads = AnswerThreads(chat_threads(container.settings, llm=llm))
     app.state.health_probes = backend_probes(container)
     install_error_handlers(app)
-    modules = (chat, sessions, documents, sources, health, auth, admin, openai_compat, web)
+    modules = (
+        chat,
+        sessions,
+        documents,
+        sources,
+        health,
+        auth,
+        admin,
+        openai_compat,
+        embeddings,
+        web,
+    )
     for module in modules:
         app.include_router(module.router)
     install_openapi(app, [module.router for module in modules])
