@@ -60,6 +60,25 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL for cache and rate limits.")
     enable_response_cache: bool = Field(True, description="Cache answers to repeated questions.")
     cache_ttl: int = Field(3600, ge=0, description="Seconds a cached answer lives.")
+    broker_url: str | None = Field(
+        None,
+        description="redis:// or amqp:// broker that ingest jobs go through to `rag-chatbot "
+        "worker` processes; unset: a job runs in the process that takes it (CLI or API).",
+    )
+    job_queue: str = Field(
+        "rag-chatbot",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$",
+        description="The queue jobs use on BROKER_URL (deployments sharing a broker differ).",
+    )
+    job_max_retries: int = Field(
+        5, ge=0, le=50, description="Retries, with backoff, of a task a server outage stopped."
+    )
+    worker_concurrency: int = Field(
+        1, ge=1, le=64, description="Documents one `rag-chatbot worker` indexes at once."
+    )
+    worker_metrics_port: int = Field(
+        9108, ge=0, le=65535, description="Port of a worker's /api/metrics; 0: not served."
+    )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="Embedding model name; names the vector collection."
     )
@@ -246,6 +265,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an http:// or https:// address, not {value!r}")
         return value or None
 
+    @field_validator("broker_url")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^(redis|rediss|amqp|amqps)://", value):
+            raise ValueError("must be a redis://, rediss://, amqp:// or amqps:// URL")
+        return value or None
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str | None) -> str | None:
@@ -299,6 +325,7 @@ _SECRETS = {
     "QDRANT_API_KEY",
     "DATABASE_URL",
     "REDIS_URL",
+    "BROKER_URL",
 }
 
 
