@@ -122,6 +122,25 @@ DB_POOL_SIZE = Gauge(
     "Database connections the pool may hold (pool size plus overflow).",
     multiprocess_mode="livesum",
 )
+# Ingest jobs (``rag-chatbot worker``): the tasks waiting and running, read from the database
+# by each worker (the freshest reading is the truth), and each task's end and duration.
+JOBS_QUEUED = Gauge(
+    "rag_chatbot_jobs_queued",
+    "Tasks (documents) of ingest jobs waiting for a worker.",
+    multiprocess_mode="livemostrecent",
+)
+JOBS_RUNNING = Gauge(
+    "rag_chatbot_jobs_running",
+    "Tasks (documents) of ingest jobs being indexed now.",
+    multiprocess_mode="livemostrecent",
+)
+JOBS_DONE = Counter("rag_chatbot_jobs_done_total", "Job tasks that ended (indexed, unchanged).")
+JOBS_FAILED = Counter("rag_chatbot_jobs_failed_total", "Job tasks whose document failed.")
+JOB_TASK_SECONDS = Histogram(
+    "rag_chatbot_jobs_task_seconds",
+    "Seconds a job task took, from claim to settle.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0),
+)
 BUILD_INFO = Gauge(
     "rag_chatbot_build_info",
     "Always 1; the version label says which release is running.",
@@ -236,3 +255,15 @@ def record_http_request(method: str, path: str, status: int, seconds: float) -> 
     """Count one HTTP request and observe its duration; ``path`` is the route template."""
     HTTP_REQUESTS.labels(method=method, path=path, status=str(status)).inc()
     HTTP_REQUEST_DURATION.labels(method=method, path=path).observe(seconds)
+
+
+def record_job_task(outcome: str, seconds: float) -> None:
+    """Count one settled job task (``failed`` or not) and observe its duration."""
+    (JOBS_FAILED if outcome == "failed" else JOBS_DONE).inc()
+    JOB_TASK_SECONDS.observe(seconds)
+
+
+def set_job_backlog(queued: int, running: int) -> None:
+    """Publish the job tasks waiting and running (read from the database)."""
+    JOBS_QUEUED.set(queued)
+    JOBS_RUNNING.set(running)
