@@ -26,6 +26,8 @@ from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.ingestion.documents import DocumentService
 from rag_chatbot.ingestion.schedule import Crawls
 from rag_chatbot.ingestion.site import SiteIngest
+from rag_chatbot.jobs.service import JobService
+from rag_chatbot.jobs.setup import job_service
 from rag_chatbot.providers.embedders.base import Embedder
 from rag_chatbot.retrieval.hybrid import HybridRetriever
 from rag_chatbot.serving.threads import AnswerThreads
@@ -61,6 +63,14 @@ async def _chats(request: Request) -> ChatRepository:
 
 async def _documents(request: Request) -> DocumentService:
     return get_container(request).documents
+
+
+async def _jobs(request: Request) -> JobService:
+    """The app's job service, built on first use (a broker's client, or the in-process runner)."""
+    service: JobService | None = getattr(request.app.state, "jobs", None)
+    if service is None:
+        service = request.app.state.jobs = job_service(get_container(request))
+    return service
 
 
 async def _document_repository(request: Request) -> DocumentRepository:
@@ -112,6 +122,8 @@ ChatsDep = Annotated[ChatRepository, Depends(_chats)]
 """Conversations, their messages and feedback, each owner's own."""
 DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 """Uploads, deletions and re-indexing: the writes to the library."""
+JobsDep = Annotated[JobService, Depends(_jobs)]
+"""Ingest jobs: submitted to the workers (or run here), followed, cancelled."""
 DocumentRepositoryDep = Annotated[DocumentRepository, Depends(_document_repository)]
 """The library's rows and passages, read."""
 SitesDep = Annotated[SiteIngest, Depends(_sites)]

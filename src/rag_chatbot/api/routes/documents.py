@@ -1,27 +1,44 @@
-"""Documents: upload (ingested in the background), list, read, delete, re-index."""
+"""Documents: upload (ingested in the background, as a job), list, read, delete, re-index."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from fastapi import APIRouter, BackgroundTasks, Query, Response, UploadFile
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from rag_chatbot.api.openapi import errors
+from rag_chatbot.api.routes.jobs import JobState
 from rag_chatbot.api.schemas import DocumentOut, ReindexOut
 from rag_chatbot.api.security import AdminDep
-from rag_chatbot.dependencies import DocumentRepositoryDep, DocumentsDep
-from rag_chatbot.errors import FileTooLarge, NotFound
+from rag_chatbot.dependencies import DocumentRepositoryDep, DocumentsDep, JobsDep
+from rag_chatbot.errors import FileTooLarge, NotFound, RagChatbotError
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 
 _READ_SIZE = 1 << 20
 
 
-@router.post("", response_model=DocumentOut, status_code=202, responses=errors(415))
+class JobRef(BaseModel):
+    id: str
+    state: JobState
+
+
+class UploadOut(DocumentOut):
+    job: JobRef  # its ingestion: GET /api/jobs/{id}
+
+
+@router.post("", response_model=UploadOut, status_code=202, responses=errors(415, 503))
 async def upload(
-    file: UploadFile, tasks: BackgroundTasks, documents: DocumentsDep, _: AdminDep
-) -> DocumentOut:
-    """Upload one file (admin); it is listed as ``processing`` until its ingestion ends."""
+    file: UploadFile,
+    tasks: BackgroundTasks,
+    documents: DocumentsDep,
+    repository: DocumentRepositoryDep,
+    jobs: JobsDep,
+    _: AdminDep,
+) -> UploadOut:
+    """Upload one file (admin); it is listed as ``processing`` until its ingestion job ends."""
     limit = documents.max_upload_bytes
     data = bytearray()
     while chunk := await file.read(_READ_SIZE):
@@ -29,8 +46,16 @@ async def upload(
         if len(data) > limit:
             raise FileTooLarge(f"the file is larger than {limit} bytes")
     row = documents.accept_upload(bytes(data), file.filename)
-    tasks.add_task(documents.process, row.source)
-    return DocumentOut.model_validate(row)
+    try:
+        job = await run_in_threadpool(jobs.submit_upload, row.source)
+    except RagChatbotError as exc:  # the broker is down: the upload is stored, not indexed
+        documents.watch.release(row.source)
+        repository.mark_failed(row.source, f"not queued: {exc}; upload it again or re-index")
+        raise
+    if jobs.inline:
+        tasks.add_task(jobs.run_inline, row.source)
+    shown = DocumentOut.model_validate(row).model_dump()
+    return UploadOut(**shown, job=JobRef(id=job.id, state=job.state))  # type: ignore[arg-type]
 
 
 @router.get("", response_model=list[DocumentOut])
@@ -61,8 +86,12 @@ def delete_document(document_id: str, documents: DocumentsDep, _: AdminDep) -> R
 
 
 @router.post("/reindex", response_model=ReindexOut, status_code=202)
-def reindex(tasks: BackgroundTasks, documents: DocumentsDep, _: AdminDep) -> dict[str, object]:
-    """Re-read and re-embed every document in the background (admin)."""
+def reindex(
+    tasks: BackgroundTasks, documents: DocumentsDep, jobs: JobsDep, _: AdminDep
+) -> dict[str, object]:
+    """Re-read and re-embed every document in the background, as a job (admin)."""
     count = len(documents.sources())
-    tasks.add_task(documents.reindex_all)
+    jobs.submit_reindex()
+    if jobs.inline:
+        tasks.add_task(jobs.run_inline)
     return {"status": "accepted", "documents": count}
