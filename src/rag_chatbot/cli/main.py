@@ -26,6 +26,7 @@ from rag_chatbot.cli.reports import report_app
 from rag_chatbot.cli.runtime import JsonFlag, emit, err, open_container, out
 from rag_chatbot.cli.server import serve
 from rag_chatbot.cli.sites import crawl, crawl_options, is_url, merged, parse_every
+from rag_chatbot.cli.worker import follow_ingest, worker
 from rag_chatbot.container import Container
 
 
@@ -82,6 +83,10 @@ def ingest(
     every: Annotated[
         str | None, typer.Option(help="Crawl again at this interval (30m, 24h, 7d) until Ctrl-C.")
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="With BROKER_URL: run as jobs on the workers and follow them."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Index documents or websites; unchanged ones are skipped, changed ones replaced, gone ones
@@ -90,6 +95,17 @@ def ingest(
     paths = [Path(t) for t in targets if not is_url(t)]
     if not urls and (include or exclude or max_pages or depth is not None or every):
         raise fail("--include, --exclude, --max-pages, --depth and --every apply to URLs only")
+    crawl_flags = {
+        "include": include,
+        "exclude": exclude,
+        "max_pages": max_pages,
+        "max_depth": depth,
+    }
+    if wait and (jobs := follow_ingest(targets, crawl_flags, every, as_json)) is not None:
+        _print(jobs, as_json)
+        if jobs["failed"] and not (jobs["added"] or jobs["updated"] or jobs["unchanged"]):
+            raise typer.Exit(1)
+        return
     with open_container() as container:
         options = crawl_options(container.sites.defaults, include, exclude, max_pages, depth)
         every_seconds = parse_every(every) if every else None
@@ -152,6 +168,7 @@ app.command()(ask)
 app.command()(search)
 app.command("eval")(evaluate_command)
 app.command()(serve)
+app.command()(worker)
 
 
 @app.command()

@@ -49,8 +49,9 @@ def serve(
         )
         prepare_multiprocess_dir(metrics_dir)
     with ExitStack() as shared:
-        if workers > 1 and not settings.qdrant_url:
-            # The embedded index opens in one process only: this one, serving it to the workers.
+        if (workers > 1 or settings.broker_url) and not settings.qdrant_url:
+            # The embedded index opens in one process only: this one, serving it to the workers
+            # (and, with BROKER_URL, to the `rag-chatbot worker` processes on this machine).
             with reported(2):
                 shared.enter_context(shared_vector_store(settings))
         options: dict[str, Any] = {"factory": True, "log_config": None, "access_log": False}
