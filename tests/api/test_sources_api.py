@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from testing_secrets import TEST_ADMIN_TOKEN, TEST_JWT_SECRET
 from rag_chatbot.api.app import create_app
 from rag_chatbot.config import Settings
 from rag_chatbot.container import Container, build_container
+from rag_chatbot.domain import Chunk, IndexedChunk
 from rag_chatbot.providers.embedders.base import Embedder
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
@@ -312,3 +314,22 @@ async def test_a_start_url_that_cannot_be_fetched_ends_the_run_failed_with_why(
     assert source["status"] == "failed" and "CRAWL_ALLOWED_HOSTS" in source["error"], source
     assert source["report"] == {}
     assert (await admin.delete(f"/api/sources/{source['id']}")).status_code == 204
+
+
+async def test_a_crawl_in_the_server_leaves_the_points_of_an_upload_in_flight_alone(
+    admin: httpx.AsyncClient, small_site: Site, sources_container: Container
+) -> None:
+    # An upload writes its points, then commits its rows: in between, no row owns the points.
+    container = sources_container
+    chunk = Chunk(str(uuid.uuid4()), "in-flight", "in-flight.md", "In flight", (), "", 0, "Tea.")
+    vector = container.embedder.embed([chunk.embedding_text])[0]
+    sparse = container.lexical.encode_document(chunk.embedding_text)
+    container.store.upsert([IndexedChunk(chunk, tuple(vector.tolist()), sparse)])
+    try:
+        added = await admin.post("/api/sources", json={"url": small_site.url_of("harbour.html")})
+        source = await _finished(admin, added.json()["id"])
+        assert source["status"] == "completed", source
+        assert chunk.id in container.store.ids()
+        assert (await admin.delete(f"/api/sources/{source['id']}")).status_code == 204
+    finally:
+        container.store.delete([chunk.id])

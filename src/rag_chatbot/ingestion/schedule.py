@@ -114,7 +114,9 @@ class Crawls:
     def _crawl(self, site: Site) -> None:
         """Run the claimed ``site``'s crawl and log one line of its outcome; never raises."""
         try:
-            report = self._sites.run(site.id, on_page=self._check, claimed=True)
+            # No repair: beside uploads and other crawls, it would delete their points before
+            # their rows are committed (``SiteIngest.run``).
+            report = self._sites.run(site.id, on_page=self._check, claimed=True, repair=False)
         except CrawlStopped as exc:
             log.warning("site_crawl_stopped", extra={"url": site.url, "reason": str(exc)})
             try:

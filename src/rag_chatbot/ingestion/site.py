@@ -121,16 +121,21 @@ class SiteIngest:
         on_page: Callable[[Page, str], None] | None = None,
         *,
         claimed: bool = False,
+        repair: bool = True,
     ) -> IngestReport:
         """Crawl the site now; ``on_page(page, outcome)`` after each page (a progress display).
 
         ``claimed``: ``start`` claimed it already. Raises ``CrawlRunning`` when another process
         is crawling it, ``IngestionError`` when its start URL cannot be fetched at all (the run
         is recorded as failed either way); an exception from ``on_page`` ends the run (failed).
+        ``repair``: first reconcile the index (``pipeline.reconcile``), which deletes the points
+        no committed row owns, so only where no other write can be in flight (the command
+        line). A server's crawls run beside uploads and other crawls, and leave it to the next
+        ingest: what a run cut short leaves is unowned points, never visible.
         """
         site = self._sites.get(site_id) if claimed else self.start(site_id)
         try:
-            report = self._crawl(site, options_for(site, self.defaults), on_page)
+            report = self._crawl(site, options_for(site, self.defaults), on_page, repair)
         except BaseException as exc:
             self._sites.finish(site_id, {}, error=str(exc) or type(exc).__name__)
             raise
@@ -161,11 +166,16 @@ class SiteIngest:
         self._sites.reschedule(site_id, datetime.now(UTC))
 
     def _crawl(
-        self, site: Site, options: CrawlOptions, on_page: Callable[[Page, str], None] | None
+        self,
+        site: Site,
+        options: CrawlOptions,
+        on_page: Callable[[Page, str], None] | None,
+        repair: bool,
     ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        self._pipeline.reconcile()
+        if repair:
+            self._pipeline.reconcile()
         # A page whose document is gone (deleted through the API) must be fetched again.
         indexed = self._documents.sources_from(site.url)
         states = self._sites.pages(site.id)
