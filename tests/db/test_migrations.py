@@ -49,6 +49,10 @@ TABLES = {
     "pages",
     "jobs",
     "job_tasks",
+    "questions",
+    "question_sources",
+    "question_vectors",
+    "question_topics",
 }
 
 

@@ -153,7 +153,7 @@ class QuestionService:
         found = None if key is None else await self._cache.aget(key, count_miss=False)
         if found is None:
             return None
-        exchange = _exchange(question, found, started, version)
+        exchange = _exchange(question, found, started, version, cached=True)
         try:
             stored = await self._chats.asave(exchange)
         except StaleIndex as exc:
@@ -217,7 +217,7 @@ class QuestionService:
         if not question.store:
             latency_ms = (time.perf_counter() - started) * 1000
             return self._replied(question, answer, None, latency_ms, cached, stream)
-        exchange = _exchange(question, answer, started)
+        exchange = _exchange(question, answer, started, cached=cached)
         stored = self._storage().save(exchange)
         return self._replied(question, answer, stored, exchange.latency_ms, cached, stream)
 
@@ -284,7 +284,12 @@ class QuestionService:
 
 
 def _exchange(
-    question: Question, answer: Answer, started: float, index_version: str | None = None
+    question: Question,
+    answer: Answer,
+    started: float,
+    index_version: str | None = None,
+    *,
+    cached: bool = False,
 ) -> Exchange:
     return Exchange(
         question.session_id,
@@ -296,4 +301,6 @@ def _exchange(
         latency_ms=(time.perf_counter() - started) * 1000,
         generator=answer.generator,
         index_version=index_version,
+        cached=cached,
+        confidence=answer.confidence,
     )

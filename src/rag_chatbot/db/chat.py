@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rag_chatbot.db.asked import forget_sessions
 from rag_chatbot.db.chat_queries import ChatQueries
 from rag_chatbot.db.checkpoint import wal_checkpointer
 from rag_chatbot.db.engine import write_lock
@@ -27,7 +28,8 @@ from rag_chatbot.db.exchanges import (
     message_time,
     session_title,
 )
-from rag_chatbot.db.models import FeedbackRow, MessageRow, SessionRow, utcnow
+from rag_chatbot.db.models import FeedbackRow, MessageRow, QuestionRow, SessionRow, utcnow
+from rag_chatbot.db.redaction import redact_secrets
 from rag_chatbot.errors import InvalidInput, NotFound, SessionNotFound
 
 ROLES = frozenset({"user", "assistant", "system"})
@@ -71,11 +73,13 @@ class ChatRepository(ChatQueries):
         return row
 
     def delete_session(self, session_id: str) -> bool:
-        """Delete a session with its messages and their feedback; ``False`` if it did not exist."""
+        """Delete a session with its messages, their feedback and its questions' analytics
+        record; ``False`` if it did not exist."""
         message_ids = select(MessageRow.id).where(MessageRow.session_id == session_id)
         with self._writing, self._sessions.begin() as session:
             # Explicit rather than relying on ON DELETE CASCADE: SQLite only cascades when the
             # connection enabled foreign keys, and an engine built elsewhere may not have.
+            forget_sessions(session, QuestionRow.session_id == session_id)
             session.execute(delete(FeedbackRow).where(FeedbackRow.message_id.in_(message_ids)))
             session.execute(delete(MessageRow).where(MessageRow.session_id == session_id))
             deleted = session.execute(delete(SessionRow).where(SessionRow.id == session_id))
@@ -98,11 +102,14 @@ class ChatRepository(ChatQueries):
 
         The first user message names an untitled session (its first 80 characters). Messages
         of a session get strictly increasing ``created_at``, so their order is their order of
-        arrival even within one clock tick. Raises ``SessionNotFound`` for an unknown session and
+        arrival even within one clock tick. A question (role ``user``) is stored with obvious
+        secrets redacted (``db.redaction``). Raises ``SessionNotFound`` for an unknown session and
         ``InvalidInput`` for a role outside ``ROLES``.
         """
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {sorted(ROLES)}, not {role!r}")
+        if role == "user":
+            content = redact_secrets(content)
         with self._writing, self._sessions.begin() as session:
             conversation = session.get(SessionRow, session_id)
             if conversation is None:

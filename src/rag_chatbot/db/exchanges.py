@@ -15,6 +15,9 @@ An exchange may carry the ``index_version`` its (cached) answer was looked up un
 stored only if the index is still at that version when the batch is written, else it fails with
 ``StaleIndex`` (nothing stored). Versions only go up, so an equal version means no document
 changed between the look-up and the write: the answer was current when it was served.
+
+The question is stored with obvious secrets redacted (``db.redaction``): in its message, in the
+session's title and in the analytics record written beside them (``db.asked``).
 """
 
 from __future__ import annotations
@@ -32,8 +35,17 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from rag_chatbot.db.asked import asked_rows
 from rag_chatbot.db.checkpoint import WalCheckpointer
-from rag_chatbot.db.models import IndexStateRow, MessageRow, SessionRow, utcnow
+from rag_chatbot.db.models import (
+    IndexStateRow,
+    MessageRow,
+    QuestionRow,
+    QuestionSourceRow,
+    SessionRow,
+    utcnow,
+)
+from rag_chatbot.db.redaction import redact_secrets
 from rag_chatbot.errors import RagChatbotError, SessionNotFound
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,8 @@ TICK = timedelta(microseconds=1)  # what keeps a session's message times strictl
 _SESSIONS = cast(Table, SessionRow.__table__)
 _MESSAGES = cast(Table, MessageRow.__table__)
 _INDEX_STATE = cast(Table, IndexStateRow.__table__)
+_QUESTIONS = cast(Table, QuestionRow.__table__)
+_QUESTION_SOURCES = cast(Table, QuestionSourceRow.__table__)
 
 
 def session_title(question: str) -> str:
@@ -82,6 +96,8 @@ class Exchange:
     latency_ms: float | None = None
     generator: str | None = None
     index_version: str | None = None  # store only while the index is at this version
+    cached: bool = False  # answered from the response cache
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,8 @@ class _Batch:
     new_sessions: list[dict[str, Any]] = field(default_factory=list)
     touched: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ExchangeWriter:
@@ -208,6 +226,10 @@ class ExchangeWriter:
                 )
             if batch.messages:
                 connection.execute(insert(_MESSAGES), batch.messages)
+            if batch.questions:
+                connection.execute(insert(_QUESTIONS), batch.questions)
+            if batch.sources:
+                connection.execute(insert(_QUESTION_SOURCES), batch.sources)
         return outcomes
 
 
@@ -235,7 +257,8 @@ def _add(batch: _Batch, exchange: Exchange) -> Stored | Exception:
     """Add ``exchange``'s rows to ``batch`` (the rules of ``ChatRepository.add_exchange``)."""
     if exchange.index_version is not None and exchange.index_version != batch.version:
         return StaleIndex(batch.version)
-    title = session_title(exchange.question)
+    question = redact_secrets(exchange.question)
+    title = session_title(question)
     session_id = exchange.session_id
     if session_id is None:
         now = message_time(None)
@@ -257,7 +280,7 @@ def _add(batch: _Batch, exchange: Exchange) -> Stored | Exception:
     batch.last[session_id] = now + TICK
     answer_id = str(uuid.uuid4())
     batch.messages += [
-        _message_row(session_id, str(uuid.uuid4()), "user", exchange.question, now),
+        _message_row(session_id, str(uuid.uuid4()), "user", question, now),
         _message_row(session_id, answer_id, "assistant", exchange.answer, now + TICK)
         | {
             "citations": [dict(c) for c in exchange.citations],
@@ -266,6 +289,20 @@ def _add(batch: _Batch, exchange: Exchange) -> Stored | Exception:
             "generator": exchange.generator,
         },
     ]
+    asked, sources = asked_rows(
+        answer_id,
+        session_id,
+        exchange.owner,
+        question,
+        at=now + TICK,
+        grounded=exchange.grounded,
+        cached=exchange.cached,
+        confidence=exchange.confidence,
+        latency_ms=exchange.latency_ms,
+        citations=exchange.citations,
+    )
+    batch.questions.append(asked)
+    batch.sources += sources
     return Stored(session_id, answer_id, batch.version)
 
 
