@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "domain", "config", "config_rules", "wire", "observability", "__init__"),
     ("providers", "db", "keyvalue"),
     ("retrieval", "cache", "auth", "ratelimit"),
-    ("answering", "ingestion", "crawl", "evaluation", "jobs"),
+    ("answering", "ingestion", "crawl", "evaluation", "jobs", "analytics"),
     ("container", "backends"),
     ("dependencies", "serving"),
     ("api", "web", "ops"),
