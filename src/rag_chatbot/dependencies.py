@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from rag_chatbot.analytics import Analytics, build_analytics
 from rag_chatbot.answering.chat import QuestionService
 from rag_chatbot.auth.service import AuthService
 from rag_chatbot.auth.users import UserRepository
@@ -73,6 +74,22 @@ async def _jobs(request: Request) -> JobService:
     return service
 
 
+async def _analytics(request: Request) -> Analytics:
+    """The app's analytics reports, built on first use (their memo lives as long as the app)."""
+    found: Analytics | None = getattr(request.app.state, "analytics", None)
+    if found is None:
+        container = get_container(request)
+        found = request.app.state.analytics = build_analytics(
+            container.engine,
+            container.embedder,
+            retriever=container.retriever,
+            lexical=container.lexical,
+            grounding_threshold=container.settings.grounding_threshold,
+            index_version=container.repository.index_version,
+        )
+    return found
+
+
 async def _document_repository(request: Request) -> DocumentRepository:
     return get_container(request).repository
 
@@ -124,6 +141,8 @@ DocumentsDep = Annotated[DocumentService, Depends(_documents)]
 """Uploads, deletions and re-indexing: the writes to the library."""
 JobsDep = Annotated[JobService, Depends(_jobs)]
 """Ingest jobs: submitted to the workers (or run here), followed, cancelled."""
+AnalyticsDep = Annotated[Analytics, Depends(_analytics)]
+"""What readers asked, for the documents' owners: summary, gaps, top questions, pages."""
 DocumentRepositoryDep = Annotated[DocumentRepository, Depends(_document_repository)]
 """The library's rows and passages, read."""
 SitesDep = Annotated[SiteIngest, Depends(_sites)]

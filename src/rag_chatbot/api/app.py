@@ -22,6 +22,7 @@ from rag_chatbot.api.openapi import install_openapi
 from rag_chatbot.api.protection import RateLimits, SecurityHeaders
 from rag_chatbot.api.routes import (
     admin,
+    analytics,
     auth,
     chat,
     documents,
@@ -99,6 +100,7 @@ def create_app(container: Container, *, owns_container: bool = False) -> FastAPI
         health,
         auth,
         admin,
+        analytics,
         openai_compat,
         embeddings,
         web,
