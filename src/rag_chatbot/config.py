@@ -239,6 +239,13 @@ class Settings(BaseSettings):
         le=36500,
         description="Maintenance deletes conversations idle this many days; 0 keeps them all.",
     )
+    analytics_retention_days: int = Field(
+        180,
+        ge=0,
+        le=36500,
+        description="Maintenance deletes the analytics record of questions asked this many "
+        "days ago or earlier; 0 keeps it as long as the conversation.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,5 +1,6 @@
-"""Upkeep commands the maintenance scripts run: ``sessions prune``, ``index compact``,
-``db vacuum`` (see ``rag_chatbot.ops.retention`` and ``rag_chatbot.ops.compaction``).
+"""Upkeep commands the maintenance scripts run: ``sessions prune`` (conversations, and the
+analytics record of old questions), ``index compact``, ``db vacuum`` (see
+``rag_chatbot.ops.retention`` and ``rag_chatbot.ops.compaction``).
 
 Exit status: 0 done (or nothing to do); 1 the work failed; 2 a bad setting, or a store that
 could not be opened (the embedded index held by a running server, unless --skip-if-busy).
@@ -68,35 +69,47 @@ def prune(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Delete conversations idle for longer than the retention, with their messages and feedback."""
-    from rag_chatbot.ops.retention import prune_sessions
+    """Delete conversations idle for longer than the retention, with their messages and feedback;
+    then the analytics record of questions older than ANALYTICS_RETENTION_DAYS."""
+    from rag_chatbot.ops.retention import prune_questions, prune_sessions
 
     settings = settings_or_exit()
     days = older_than if older_than is not None else settings.session_retention_days
-    if days == 0:
-        say(
-            as_json,
-            {"older_than_days": 0, "sessions": 0, "messages": 0, "feedback": 0},
-            "SESSION_RETENTION_DAYS is 0: every conversation is kept",
-        )
-        return
     with database(settings) as engine:
-        result = prune_sessions(engine, days, dry_run=dry_run)
+        result = prune_sessions(engine, days, dry_run=dry_run) if days else None
+        analytics = prune_questions(engine, settings.analytics_retention_days, dry_run=dry_run)
     verb = "would delete" if dry_run else "deleted"
-    say(
-        as_json,
-        {
-            "older_than_days": days,
+    report: dict[str, Any] = {"older_than_days": days, "sessions": 0, "messages": 0, "feedback": 0}
+    line = "SESSION_RETENTION_DAYS is 0: every conversation is kept"
+    if result is not None:
+        report |= {
             "cutoff": result.cutoff.isoformat(timespec="seconds"),
             "dry_run": dry_run,
             "sessions": result.sessions,
             "messages": result.messages,
             "feedback": result.feedback,
-        },
-        f"{verb} {result.sessions} conversation(s) idle since before "
-        f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({days} days): {result.messages} message(s), "
-        f"{result.feedback} feedback rating(s)",
+            "questions": result.questions,
+        }
+        line = (
+            f"{verb} {result.sessions} conversation(s) idle since before "
+            f"{result.cutoff:%Y-%m-%d %H:%M} UTC ({days} days): {result.messages} message(s), "
+            f"{result.feedback} feedback rating(s)"
+        )
+    kept = settings.analytics_retention_days
+    report["analytics"] = {
+        "older_than_days": kept,
+        "cutoff": analytics.cutoff.isoformat(timespec="seconds") if kept else None,
+        "questions": analytics.questions,
+        "vectors": analytics.vectors,
+        "topics": analytics.topics,
+    }
+    line += (
+        f"\nanalytics: {verb} {analytics.questions} question(s) asked before "
+        f"{analytics.cutoff:%Y-%m-%d %H:%M} UTC ({kept} days)"
+        if kept
+        else "\nanalytics: ANALYTICS_RETENTION_DAYS is 0: kept as long as their conversation"
     )
+    say(as_json, report, line)
 
 
 @index_app.command("compact")
