@@ -15,6 +15,7 @@ import typer
 
 from rag_chatbot.answering.chat import Question
 from rag_chatbot.cli.accounts import cache_app, users_app
+from rag_chatbot.cli.analytics import analytics_app
 from rag_chatbot.cli.backup import backup, restore
 from rag_chatbot.cli.db import db_app
 from rag_chatbot.cli.failures import debugging, fail, set_debug, unexpected
@@ -213,4 +214,5 @@ app.command()(restore)
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(index_app, name="index")
 app.add_typer(report_app, name="report")
+app.add_typer(analytics_app, name="analytics")
 db_app.command("vacuum")(vacuum)
