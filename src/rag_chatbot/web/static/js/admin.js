@@ -1,8 +1,10 @@
 /**
- * The admin page: sign in (a user with the admin role, or the ADMIN_TOKEN), upload documents
- * with progress and a status per file, list, delete and re-index documents, and the cache.
+ * The admin page: sign in (a user with the admin role, or the ADMIN_TOKEN), what readers asked
+ * (analytics.js), upload documents with progress and a status per file, list, delete and
+ * re-index documents, and the cache.
  */
 
+import { Analytics } from "./analytics.js";
 import { Api, ApiError } from "./api.js";
 import { h } from "./dom.js";
 
@@ -10,6 +12,7 @@ const POLL_MS = 700;
 const api = new Api();
 const $ = (id) => document.getElementById(id);
 const maxBytes = Number(document.body.dataset.maxUploadBytes || 0);
+const analytics = new Analytics(api);
 
 // ---- signing in -------------------------------------------------------------------------
 
@@ -81,7 +84,7 @@ async function enter() {
   $("signin").hidden = true;
   $("admin-panel").hidden = false;
   setStatus("signin-status", "");
-  await Promise.all([loadDocuments(), loadCache()]);
+  await Promise.all([loadDocuments(), loadCache(), analytics.load()]);
   $("content").focus({ preventScroll: true });
 }
 
