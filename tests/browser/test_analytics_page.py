@@ -27,6 +27,9 @@ PRICING = [
     "How expensive is a licence?",
 ]
 ANSWERED = ["How often is the Fresnel lens cleaned?", "At what temperature is green tea brewed?"]
+# The first report groups the questions (embeds them) and searches for each gap's pages: on a
+# busy machine that takes longer than Playwright's usual five seconds.
+LOADED = 60_000
 
 # Counts the canvas pixels something was drawn on.
 _INKED = """(id) => {
@@ -75,11 +78,11 @@ def test_the_chart_draws_and_a_gap_opens_on_its_questions_and_pages(
 ) -> None:
     page = desktop.page
     _enter_with_token(page, site.base)
-    expect(page.locator("#analytics-summary")).to_contain_text("Unanswered")
-    page.wait_for_function(f"({_INKED})('analytics-chart') > 500")
+    expect(page.locator("#analytics-summary")).to_contain_text("Unanswered", timeout=LOADED)
+    page.wait_for_function(f"({_INKED})('analytics-chart') > 500", timeout=LOADED)
 
     gap = _pricing_gap(page)
-    expect(gap).to_have_count(1)
+    expect(gap).to_have_count(1, timeout=LOADED)
     expect(gap.locator(".status-open")).to_have_text("open")
     expect(gap.locator(".gap-questions")).to_be_hidden()
     gap.locator("summary").click()
@@ -106,7 +109,7 @@ def test_each_report_downloads_as_csv(
 ) -> None:
     page = desktop.page
     _enter_with_token(page, site.base)
-    expect(page.locator(".gap").first).to_be_visible()
+    expect(page.locator(".gap").first).to_be_visible(timeout=LOADED)
     card = page.locator("section", has=page.locator("#gaps-title"))
     with page.expect_download() as started:
         card.get_by_role("button", name="Download CSV").click()
@@ -134,7 +137,8 @@ def test_the_chart_takes_the_dark_themes_colours_on_a_phone(
     context, watched = open_page(browser, viewport=PHONE, color_scheme="dark")
     page = watched.page
     _enter_with_token(page, site.base)
-    page.wait_for_function(f"({_INKED})('analytics-chart') > 500")
+    page.wait_for_function(f"({_INKED})('analytics-chart') > 500", timeout=LOADED)
+    expect(_pricing_gap(page)).to_have_count(1, timeout=LOADED)
     colours = page.evaluate(
         """() => {
           const chart = Chart.getChart(document.getElementById("analytics-chart"));
