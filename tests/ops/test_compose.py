@@ -25,7 +25,16 @@ from rag_chatbot.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "docker-compose.yml"
 PROD = "docker-compose.prod.yml"
-SERVICES = {"nginx", "frontend", "backend", "postgres", "redis", "qdrant", "node-exporter"}
+SERVICES = {
+    "nginx",
+    "frontend",
+    "backend",
+    "worker",
+    "postgres",
+    "redis",
+    "qdrant",
+    "node-exporter",
+}
 # Read by uvicorn (proxy headers), by libpq (psql, pg_dump, psycopg) or by the postgres image.
 NOT_SETTINGS = {"FORWARDED_ALLOW_IPS", "POSTGRES_PASSWORD"} | {
     f"PG{name}" for name in ("HOST", "PORT", "USER", "DATABASE", "PASSWORD")

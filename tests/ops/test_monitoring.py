@@ -185,6 +185,9 @@ def test_thresholds_are_the_ones_operators_expect() -> None:
         "RagChatbotDiskFull": ("critical", "> 0.95"),
         "RagChatbotVolumeFull": ("critical", "> 0.95"),
         "RagChatbotDbPoolSaturated": ("warning", "> 0.80"),
+        "RagChatbotJobQueueGrowing": ("warning", "offset 30m"),
+        "RagChatbotJobsStalled": ("warning", "< 1"),
+        "RagChatbotJobTasksFailing": ("warning", "> 0.10"),
         "RagChatbotNodeMemoryCritical": (
             "critical",
             "instance:node_memory_utilisation:ratio > 0.95",
@@ -301,7 +304,7 @@ def test_the_scrape_configs_find_the_backends_and_the_node_exporter() -> None:
     backend, node = config["scrape_configs"]
     assert backend["job_name"] == "rag-chatbot" and backend["metrics_path"] == "/api/metrics"
     keep = [r for r in backend["relabel_configs"] if r.get("action") == "keep"]
-    assert any(r["regex"] == "rag-backend" for r in keep)
+    assert any(r["regex"] == "rag-backend|rag-worker" for r in keep)
     # The DaemonSet's pods: label app.kubernetes.io/name=node-exporter, port named "metrics".
     assert node["job_name"] == "node"
     keep = {
