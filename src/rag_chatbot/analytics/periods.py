@@ -2,7 +2,9 @@
 
 Without dates a report covers the last 30 days, today included. A period ends at the midnight
 after its last day, so "the last 30 days" is the same period all day long (and reports cached
-for it stay valid until a question arrives).
+for it stay valid until a question arrives). Any two dates make a period, so that no valid
+request is refused: ``from`` after ``to`` is an empty period (no day, nothing counted), and one
+longer than five years keeps its last five years (``from`` says where it starts).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rag_chatbot.errors import InvalidInput
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 1830  # five years of days in one report
+_LAST_DAY = date.max - timedelta(days=1)  # its next midnight still exists
 _SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
 
 
@@ -29,7 +32,9 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        """The midnight after the last day (excluded)."""
+        """The midnight after the last day (excluded); the start itself when the period is empty."""
+        if self.first > self.last:
+            return self.start
         return datetime.combine(self.last + timedelta(days=1), time.min, tzinfo=UTC)
 
     def days(self) -> list[date]:
@@ -44,14 +49,12 @@ def today() -> date:
 
 
 def period(first: date | None = None, last: date | None = None) -> Period:
-    """``first`` to ``last`` (default: the 30 days up to today); ``InvalidInput`` when reversed
-    or longer than five years."""
-    last = last or today()
-    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise InvalidInput(f"from ({first}) is after to ({last})")
-    if (last - first).days + 1 > MAX_DAYS:
-        raise InvalidInput(f"a report covers at most {MAX_DAYS} days")
+    """``first`` to ``last`` (default: the 30 days up to today); see the module doc for a
+    reversed or overlong pair."""
+    last = min(last or today(), _LAST_DAY)
+    first = first or last - timedelta(days=min(DEFAULT_DAYS - 1, (last - date.min).days))
+    if first <= last and (last - first).days + 1 > MAX_DAYS:
+        first = last - timedelta(days=MAX_DAYS - 1)
     return Period(first, last)
 
 
@@ -60,7 +63,7 @@ def since(text: str) -> Period:
     match = _SINCE.match(text)
     if match is None:
         raise InvalidInput(f"--since takes days or weeks, like 30d or 4w, not {text!r}")
-    days = int(match[1]) * (7 if match[2].lower() == "w" else 1)
+    days = min(int(match[1]) * (7 if match[2].lower() == "w" else 1), MAX_DAYS)
     if days < 1:
         raise InvalidInput("--since must be at least 1d")
     end = today()

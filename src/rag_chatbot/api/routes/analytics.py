@@ -8,11 +8,12 @@ with ``limit`` and ``offset``. The reports are ``analytics.Analytics``'s (``Anal
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from rag_chatbot.analytics import Period, period
 from rag_chatbot.analytics.export import to_csv
@@ -25,10 +26,30 @@ _CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic would also read ``0`` as a date (1970-01-01)."""
+    if isinstance(value, str) and not _DAY.match(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
 From = Annotated[
-    dt.date | None, Query(alias="from", description="First day (UTC), default 29 days before to.")
+    dt.date | None,
+    BeforeValidator(_iso_day),
+    Query(
+        alias="from",
+        description="First day (UTC), default 29 days before to. After to: an empty period; "
+        "more than five years before it: the last five years.",
+    ),
 ]
-To = Annotated[dt.date | None, Query(description="Last day (UTC), included; default today.")]
+To = Annotated[
+    dt.date | None,
+    BeforeValidator(_iso_day),
+    Query(description="Last day (UTC), included; default today."),
+]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items of each list, at most.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Format = Annotated[
