@@ -162,6 +162,18 @@ async def test_each_report_downloads_as_csv(clients: Clients) -> None:
     }
 
 
+async def test_answers_from_the_response_cache_are_counted(clients: Clients) -> None:
+    admin = clients.admin()
+    before = (await admin.get("/api/admin/analytics/summary")).json()
+    first = await ask(clients.reader(), "What is the fuel of the lamp?")
+    again = await ask(clients.reader(), "What is the fuel of the lamp?")
+    assert (first["cached"], again["cached"]) == (False, True)
+    after = (await admin.get("/api/admin/analytics/summary")).json()
+    hits = round(before["cache_hit_rate"] * before["questions"]) + 1
+    assert after["questions"] == before["questions"] + 2
+    assert after["cache_hit_rate"] == round(hits / after["questions"], 4)
+
+
 async def test_every_route_wants_the_admin(clients: Clients) -> None:
     reader = await clients.account("reader-rob")
     for route in ROUTES:
