@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -202,8 +203,27 @@ def _reply(kind: str, report: dict[str, Any], request: Request, fmt: str | None)
     return report
 
 
-def _period(first: dt.date | None, last: dt.date | None) -> Period:
-    return period(first, last)
+@dataclass(frozen=True)
+class Listing:
+    """What every report is asked for: its period, a page of its lists, JSON or CSV."""
+
+    period: Period
+    limit: int
+    offset: int
+    format: str | None
+
+
+def _listing(
+    from_: From = None, to: To = None, limit: Limit = 20, offset: Offset = 0, format: Format = None
+) -> Listing:
+    return Listing(period(from_, to), limit, offset, format)
+
+
+ListingDep = Annotated[Listing, Depends(_listing)]
+
+
+def _summary_listing(from_: From = None, to: To = None, format: Format = None) -> Listing:
+    return Listing(period(from_, to), 0, 0, format)
 
 
 @router.get("/summary", response_model=SummaryOut, responses=_CSV)
@@ -211,57 +231,28 @@ def summary(
     _: AdminDep,
     request: Request,
     analytics: AnalyticsDep,
-    from_: From = None,
-    to: To = None,
-    format: Format = None,
+    asked: Annotated[Listing, Depends(_summary_listing)],
 ) -> Any:
     """Questions, readers, answered and unanswered, ratings, cache hits, latency; per day."""
-    return _reply("summary", analytics.summary(_period(from_, to)), request, format)
+    return _reply("summary", analytics.summary(asked.period), request, asked.format)
 
 
 @router.get("/gaps", response_model=GapsOut, responses=_CSV)
-def gaps(
-    _: AdminDep,
-    request: Request,
-    analytics: AnalyticsDep,
-    from_: From = None,
-    to: To = None,
-    limit: Limit = 20,
-    offset: Offset = 0,
-    format: Format = None,
-) -> Any:
+def gaps(_: AdminDep, request: Request, analytics: AnalyticsDep, asked: ListingDep) -> Any:
     """Coverage gaps: declined or disliked questions grouped by meaning, most hit first."""
-    report = analytics.gaps(_period(from_, to), limit=limit, offset=offset)
-    return _reply("gaps", report, request, format)
+    report = analytics.gaps(asked.period, limit=asked.limit, offset=asked.offset)
+    return _reply("gaps", report, request, asked.format)
 
 
 @router.get("/questions", response_model=QuestionsOut, responses=_CSV)
-def questions(
-    _: AdminDep,
-    request: Request,
-    analytics: AnalyticsDep,
-    from_: From = None,
-    to: To = None,
-    limit: Limit = 20,
-    offset: Offset = 0,
-    format: Format = None,
-) -> Any:
+def questions(_: AdminDep, request: Request, analytics: AnalyticsDep, asked: ListingDep) -> Any:
     """The most asked topics, with the share answered and the pages their answers cited."""
-    report = analytics.questions(_period(from_, to), limit=limit, offset=offset)
-    return _reply("questions", report, request, format)
+    report = analytics.questions(asked.period, limit=asked.limit, offset=asked.offset)
+    return _reply("questions", report, request, asked.format)
 
 
 @router.get("/pages", response_model=PagesOut, responses=_CSV)
-def pages(
-    _: AdminDep,
-    request: Request,
-    analytics: AnalyticsDep,
-    from_: From = None,
-    to: To = None,
-    limit: Limit = 20,
-    offset: Offset = 0,
-    format: Format = None,
-) -> Any:
+def pages(_: AdminDep, request: Request, analytics: AnalyticsDep, asked: ListingDep) -> Any:
     """Per document: answers citing it and their ratings; the documents never cited."""
-    report = analytics.pages(_period(from_, to), limit=limit, offset=offset)
-    return _reply("pages", report, request, format)
+    report = analytics.pages(asked.period, limit=asked.limit, offset=asked.offset)
+    return _reply("pages", report, request, asked.format)
