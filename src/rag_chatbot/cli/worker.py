@@ -53,8 +53,8 @@ def worker(
     from rag_chatbot.db.leases import ProcessingLeases
     from rag_chatbot.jobs.broker import BrokerQueue
     from rag_chatbot.jobs.keeper import Keeper
+    from rag_chatbot.jobs.runner import Runner
     from rag_chatbot.jobs.setup import job_handlers, job_store
-    from rag_chatbot.jobs.tasks import Runner
     from rag_chatbot.jobs.upkeep import JobUpkeep
     from rag_chatbot.jobs.worker import run_worker, serve_metrics
     from rag_chatbot.observability.logging import configure_logging

@@ -14,8 +14,9 @@ import threading
 
 from rag_chatbot.db.leases import ProcessingLeases
 from rag_chatbot.jobs.broker import BrokerQueue
+from rag_chatbot.jobs.runner import Runner
 from rag_chatbot.jobs.store import JobStore, stale_cutoff
-from rag_chatbot.jobs.tasks import STALE_TASK_SECONDS, Runner
+from rag_chatbot.jobs.tasks import STALE_TASK_SECONDS
 from rag_chatbot.jobs.upkeep import JobUpkeep
 from rag_chatbot.observability.metrics import set_job_backlog
 

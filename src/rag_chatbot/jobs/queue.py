@@ -9,8 +9,13 @@ sends them. Both call the same ``Handlers`` (``jobs.tasks``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy.exc
+
+from rag_chatbot.errors import ProviderTimeout, ProviderUnavailable
 
 
 class Transient(Exception):
@@ -23,6 +28,32 @@ class HandBack(BaseException):
     A ``BaseException``, as ``KeyboardInterrupt`` is: the ``except Exception`` of the code it
     interrupts (a loader's, a failure's handler) must not take it for the document's error.
     """
+
+
+# What an outage raises: a server or the database unreachable, a call that timed out.
+TRANSIENT = (
+    ProviderUnavailable,
+    ProviderTimeout,
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def outage_is_transient(handler: _Handler) -> _Handler:
+    """An outage met anywhere in ``handler`` (its own database calls too) becomes ``Transient``,
+    so the message is retried with backoff rather than dropped."""
+
+    @functools.wraps(handler)
+    def guarded(*args: Any) -> None:
+        try:
+            handler(*args)
+        except TRANSIENT as exc:
+            raise Transient(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+    return guarded  # type: ignore[return-value]
 
 
 class Handlers(Protocol):

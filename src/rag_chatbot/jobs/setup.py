@@ -20,9 +20,10 @@ from rag_chatbot.ingestion.site import SiteIngest
 from rag_chatbot.jobs.broker import BrokerQueue
 from rag_chatbot.jobs.inline import InlineQueue
 from rag_chatbot.jobs.queue import MessageQueue
+from rag_chatbot.jobs.runner import Runner
 from rag_chatbot.jobs.service import RUNNER, JobService
 from rag_chatbot.jobs.store import JobStore
-from rag_chatbot.jobs.tasks import JobHandlers, Runner
+from rag_chatbot.jobs.tasks import JobHandlers
 
 
 class Parts(Protocol):

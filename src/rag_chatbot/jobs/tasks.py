@@ -13,87 +13,34 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy.exc
-
 from rag_chatbot.crawl import Page
-from rag_chatbot.db.models import JobRow
+from rag_chatbot.db.models import JobRow, utcnow
 from rag_chatbot.db.repository import DocumentRepository
 from rag_chatbot.errors import (
     InvalidInput,
-    ProviderTimeout,
-    ProviderUnavailable,
     RagChatbotError,
     UnsupportedFormat,
 )
 from rag_chatbot.ingestion.pipeline import IngestionPipeline
 from rag_chatbot.ingestion.site import SiteIngest
 from rag_chatbot.jobs.planning import plan_job
-from rag_chatbot.jobs.queue import HandBack, MessageQueue, Transient
+from rag_chatbot.jobs.queue import TRANSIENT, HandBack, MessageQueue, Transient, outage_is_transient
 from rag_chatbot.jobs.records import ACTIVE
+from rag_chatbot.jobs.runner import Runner
 from rag_chatbot.jobs.store import JobStore, Task, stale_cutoff
 from rag_chatbot.observability.metrics import record_ingest_failures, record_job_task
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (
-    ProviderUnavailable,
-    ProviderTimeout,
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    ConnectionError,
-    TimeoutError,
-)
 # A running task whose runner has not renewed its heartbeat for this long may be taken over.
 STALE_TASK_SECONDS = 30.0
 _SEND_BATCH = 500
-
-
-@dataclass
-class Runner:
-    """This process as a runner of tasks: its name, the tasks it holds, whether it stops.
-
-    ``held`` is what the keeper renews heartbeats for; ``working`` maps a thread to the task
-    it is indexing, the part of a task a stopping worker may interrupt (``jobs.worker``).
-    """
-
-    name: str
-    stopping: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    held: set[tuple[str, int]] = field(default_factory=set)
-    working: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-    def holding(self) -> set[tuple[str, int]]:
-        with self.lock:
-            return set(self.held)
-
-    @contextmanager
-    def hold(self, task: Task) -> Iterator[None]:
-        key = (task.job_id, task.seq)
-        with self.lock:
-            self.held.add(key)
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.held.discard(key)
-
-    @contextmanager
-    def interruptible(self, task: Task) -> Iterator[None]:
-        with self.lock:
-            self.working[threading.get_ident()] = (task.job_id, task.seq)
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.working.pop(threading.get_ident(), None)
 
 
 @dataclass(frozen=True)
@@ -126,6 +73,7 @@ class JobHandlers:
         self._uploads = uploads_dir
         self._max_bytes = max_document_bytes
 
+    @outage_is_transient
     def plan(self, job_id: str) -> None:
         """Make the job's tasks (once) and send them; a job with nothing to do ends here."""
         job = self.store.get(job_id)
@@ -143,6 +91,7 @@ class JobHandlers:
             self.queue.send_tasks(job_id, seqs)
             self.store.mark_sent(job_id, seqs)
 
+    @outage_is_transient
     def run(self, job_id: str, seq: int) -> None:
         """Run one task: claim it, index its document, settle it, finish the job if last."""
         runner = self.runner
@@ -150,11 +99,7 @@ class JobHandlers:
             self.queue.send_tasks(job_id, [seq])
             return
         task = self.store.claim(job_id, seq, runner.name, stale_cutoff(STALE_TASK_SECONDS))
-        if task is None:
-            state, holder = self.store.holder(job_id, seq)
-            elsewhere = state == "running" and holder != runner.name
-            if elsewhere and self.queue.retries() < self.queue.max_retries:
-                raise Transient(f"task {seq} of job {job_id} is running in {holder}")
+        if task is None and (task := self._unclaimed(job_id, seq)) is None:
             return  # settled, cancelled, or its live runner will settle it
         started = time.perf_counter()
         with runner.hold(task):
@@ -180,6 +125,20 @@ class JobHandlers:
         if counted and last:
             self.queue.send_finish(job_id)
 
+    def _unclaimed(self, job_id: str, seq: int) -> Task | None:
+        """A task ``claim`` refused: ours if an attempt of ours left it running (it failed
+        before releasing it); ``Transient`` (later) while another live runner holds it."""
+        runner = self.runner
+        state, holder = self.store.holder(job_id, seq)
+        if state != "running":
+            return None
+        if holder == runner.name and (job_id, seq) not in runner.holding():
+            return self.store.claim(job_id, seq, runner.name, utcnow() + timedelta(seconds=1))
+        if holder != runner.name and self.queue.retries() < self.queue.max_retries:
+            raise Transient(f"task {seq} of job {job_id} is running in {holder}")
+        return None
+
+    @outage_is_transient
     def finish(self, job_id: str) -> None:
         """Prune a folder's missing files, optimise the index, and end the job (idempotent)."""
         job = self.store.get(job_id)
@@ -213,7 +172,7 @@ class JobHandlers:
             return self._failed(task, str(exc))
         except Exception as exc:
             log.exception("document failed unexpectedly", extra={"source": task.source})
-            return self._failed(task, f"internal error ({type(exc).__name__}); see the log")
+            return self._failed(task, f"internal error ({type(exc).__name__}); see the server log")
         if task.kind == "upload":
             self._pipeline.publish_index_size()
         return Outcome(outcome, passages)
