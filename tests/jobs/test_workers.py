@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from job_processes import Deployment, RedisServer, environment
+from job_processes import Deployment, RedisServer, environment, free_port
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 from testing_secrets import TEST_JWT_SECRET
 
@@ -257,14 +259,65 @@ def test_a_document_that_fails_fails_alone_on_rabbitmq(
     shutil.copytree(fixture_corpus, folder)
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
     deploy = Deployment(tmp_path, environment(tmp_path, postgres_url, *rabbitmq_queue))
+    metrics = free_port()
     try:
         deploy.serve()
-        deploy.worker()
+        deploy.worker("--metrics-port", str(metrics))
         job = deploy.wait(deploy.submit({"kind": "ingest", "path": str(folder)}), timeout=300)
         assert job["state"] == "done"
         assert job["counts"]["added"] == 3 and job["counts"]["failed"] == 1
         (failure,) = job["failures"]
         assert failure["source"] == "broken.pdf" and "pdf" in failure["reason"].lower()
         assert deploy.search("When does the fog horn sound?")[0]["source"] == "lighthouse.md"
+        # The worker's own metrics: each task counted once, by its end.
+        scraped = httpx.get(f"http://127.0.0.1:{metrics}/api/metrics", timeout=10)
+        samples = {
+            s.name: s.value for f in text_string_to_metric_families(scraped.text) for s in f.samples
+        }
+        assert samples["rag_chatbot_jobs_done_total"] == 3
+        assert samples["rag_chatbot_jobs_failed_total"] == 1
+        assert samples["rag_chatbot_jobs_task_seconds_count"] == 4
+        assert httpx.get(f"http://127.0.0.1:{metrics}/other", timeout=10).status_code == 404
     finally:
         deploy.stop()
+
+
+def test_ingest_wait_sends_the_folder_to_the_workers_and_reports_as_ingest_does(
+    tmp_path: Path, deploy: Deployment, fixture_corpus: Path
+) -> None:
+    deploy.worker()
+    command = [sys.executable, "-m", "rag_chatbot", "ingest", "--wait", "--json"]
+    first = subprocess.run(
+        [*command, str(fixture_corpus)],
+        env=deploy.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert (report["added"], report["failed"], report["chunks"] > 0) == (3, 0, True)
+    assert [j["state"] for j in report["jobs"]] == ["done"]
+    again = json.loads(
+        subprocess.run(
+            [*command, str(fixture_corpus)],
+            env=deploy.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout
+    )
+    assert again["unchanged"] == 3 and again["added"] == 0
+    # Without a broker there are no workers to run: the command says so and stops.
+    alone = {k: v for k, v in deploy.env.items() if k != "BROKER_URL"}
+    refused = subprocess.run(
+        [sys.executable, "-m", "rag_chatbot", "worker"],
+        env=alone,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert refused.returncode == 2 and "BROKER_URL is not set" in refused.stderr

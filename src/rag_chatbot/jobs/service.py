@@ -150,8 +150,11 @@ class JobService:
 
 
 def eta_seconds(row: JobRow, now: datetime | None = None) -> float | None:
-    """Time left at the rate so far: None until a document is done, or when not running."""
+    """Time left at the rate so far: None until a document is done, when not running, and for
+    a crawl (its pages are counted as they are found: no total to go by)."""
     if row.state not in ACTIVE or row.started_at is None or row.documents_done <= 0:
+        return None
+    if site_url(row.target):
         return None
     left = row.documents_total - row.documents_done
     if left <= 0:
