@@ -42,6 +42,21 @@ def container(tmp_path: Path, onnx_embedder: Embedder) -> Iterator[Container]:
 
 
 @pytest.fixture
+def crawler_container(tmp_path: Path, onnx_embedder: Embedder) -> Iterator[Container]:
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "crawl-data",
+        environment="test",
+        jwt_secret_key=TEST_JWT_SECRET,
+        admin_token=TEST_ADMIN_TOKEN,
+        crawl_allowed_hosts="127.0.0.1",
+        crawl_rate=1000,
+    )
+    built = build_container(settings, embedder=onnx_embedder)
+    yield built
+    built.close()
+
+
+@pytest.fixture
 async def http(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=ADMIN) as c:
@@ -174,3 +189,24 @@ async def test_jobs_are_the_admins_and_unknown_ones_are_404(
     )
     cancelled = await http.delete(f"/api/jobs/{job['id']}")
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "done"
+
+
+async def test_a_site_job_crawls_it_counting_pages_as_they_come(
+    crawler_container: Container, fixture_corpus: Path
+) -> None:
+    from site_server import serve_site
+
+    site_pages = fixture_corpus.parent / "loaders"
+    transport = httpx.ASGITransport(app=create_app(crawler_container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=ADMIN) as http:
+        with serve_site(site_pages) as site:
+            site.add("broken.pdf", b"%PDF-1.4 not a pdf", "application/pdf")
+            job = await submitted(http, {"kind": "ingest", "path": site.url, "max_pages": 50})
+            assert job["state"] == "done" and job["target"] == site.url
+            assert job["documents_done"] == job["documents_total"] >= 3
+            assert job["counts"]["added"] >= 2 and job["passages"] > 0
+            assert any(f["source"].endswith("broken.pdf") for f in job["failures"])
+            hits = (await http.post("/api/search", json={"query": "page"})).json()["results"]
+            assert hits and all(h["source"].startswith(site.url) for h in hits)
+            # The site is recorded as a crawl made from the API would record it.
+            assert [s.url for s in crawler_container.sites.list_sites()] == [site.url]
