@@ -159,7 +159,7 @@ async def test_a_path_that_does_not_exist_fails_the_job_with_the_reason(
     [
         {"kind": "ingest"},
         {"kind": "ingest", "path": "relative/docs"},
-        {"kind": "switch_model"},
+        {"kind": "vacuum"},
         {"kind": "ingest", "path": "/srv/docs", "max_pages": 3},
         {"kind": "reindex", "extra": 1},
     ],
