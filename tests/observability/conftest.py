@@ -21,13 +21,29 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+# Loggers an in-process uvicorn (a test's server in a thread) configures with its own
+# dictConfig: their own handlers, propagation off, a level.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 @pytest.fixture
 def isolated_logging() -> Iterator[None]:
-    """Restore the root logger's handlers and level after a test that configures logging."""
+    """A test that configures logging starts from the loggers a fresh process has, and the
+    root logger's handlers and level are restored after it."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    saved = {}
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+        logger.handlers, logger.propagate, logger.disabled = [], True, False
+        logger.setLevel(logging.NOTSET)
     yield
     for handler in [h for h in root.handlers if h not in handlers]:
         root.removeHandler(handler)
         handler.close()
     root.setLevel(level)
+    for name, (kept, was, propagate, disabled) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate, logger.disabled = kept, propagate, disabled
+        logger.setLevel(was)
