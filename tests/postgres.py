@@ -75,3 +75,26 @@ def _start_postgres() -> str:
         timeout=60,
     )
     return (started.stdout + started.stderr).strip()
+
+
+@contextmanager
+def migrated_engine(database_url: str, data_dir: Path) -> Iterator[Engine]:
+    """The application's engine (``create_db_engine``) on ``database_url`` migrated to head."""
+    from testing_secrets import TEST_JWT_SECRET
+
+    from rag_chatbot.config import Settings
+    from rag_chatbot.db.engine import create_db_engine
+    from rag_chatbot.db.migrate import upgrade_to_head
+
+    settings = Settings(  # type: ignore[call-arg]
+        database_url=database_url,
+        data_dir=data_dir,
+        environment="test",
+        jwt_secret_key=TEST_JWT_SECRET,
+    )
+    built = create_db_engine(settings)
+    upgrade_to_head(built)
+    try:
+        yield built
+    finally:
+        built.dispose()

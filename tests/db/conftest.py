@@ -10,15 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from postgres import fresh_database
+from postgres import fresh_database, migrated_engine
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from testing_secrets import TEST_JWT_SECRET
 
-from rag_chatbot.config import Settings
 from rag_chatbot.db.chat import ChatRepository
-from rag_chatbot.db.engine import create_db_engine, session_factory
-from rag_chatbot.db.migrate import upgrade_to_head
+from rag_chatbot.db.engine import session_factory
 from rag_chatbot.db.repository import DocumentRepository
 
 
@@ -36,16 +33,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
     """The application's engine (``create_db_engine``) on a database migrated to head."""
-    settings = Settings(  # type: ignore[call-arg]
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        environment="test",
-        jwt_secret_key=TEST_JWT_SECRET,
-    )
-    built = create_db_engine(settings)
-    upgrade_to_head(built)
-    yield built
-    built.dispose()
+    with migrated_engine(database_url, tmp_path / "data") as built:
+        yield built
 
 
 @pytest.fixture

@@ -12,14 +12,11 @@ from pathlib import Path
 import pytest
 import redis
 from job_processes import RedisServer, free_port
-from postgres import fresh_database
+from postgres import fresh_database, migrated_engine
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
-from testing_secrets import TEST_JWT_SECRET
 
-from rag_chatbot.config import Settings
-from rag_chatbot.db.engine import create_db_engine, session_factory
-from rag_chatbot.db.migrate import upgrade_to_head
+from rag_chatbot.db.engine import session_factory
 from rag_chatbot.jobs.broker import NAMESPACE
 
 REDIS_DB_URL = "redis://127.0.0.1:6379/12"
@@ -45,16 +42,8 @@ def postgres_url(postgres_admin: Engine) -> Iterator[str]:
 
 @pytest.fixture
 def engine(database_url: str, tmp_path: Path) -> Iterator[Engine]:
-    settings = Settings(  # type: ignore[call-arg]
-        database_url=database_url,
-        data_dir=tmp_path / "data",
-        environment="test",
-        jwt_secret_key=TEST_JWT_SECRET,
-    )
-    built = create_db_engine(settings)
-    upgrade_to_head(built)
-    yield built
-    built.dispose()
+    with migrated_engine(database_url, tmp_path / "data") as built:
+        yield built
 
 
 @pytest.fixture
