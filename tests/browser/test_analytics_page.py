@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
+import time
 from pathlib import Path
 
 import httpx
@@ -79,7 +80,7 @@ def test_the_chart_draws_and_a_gap_opens_on_its_questions_and_pages(
     page = desktop.page
     _enter_with_token(page, site.base)
     expect(page.locator("#analytics-summary")).to_contain_text("Unanswered", timeout=LOADED)
-    page.wait_for_function(f"({_INKED})('analytics-chart') > 500", timeout=LOADED)
+    _wait_for_ink(page, "analytics-chart")
 
     gap = _pricing_gap(page)
     expect(gap).to_have_count(1, timeout=LOADED)
@@ -137,7 +138,7 @@ def test_the_chart_takes_the_dark_themes_colours_on_a_phone(
     context, watched = open_page(browser, viewport=PHONE, color_scheme="dark")
     page = watched.page
     _enter_with_token(page, site.base)
-    page.wait_for_function(f"({_INKED})('analytics-chart') > 500", timeout=LOADED)
+    _wait_for_ink(page, "analytics-chart")
     expect(_pricing_gap(page)).to_have_count(1, timeout=LOADED)
     colours = page.evaluate(
         """() => {
@@ -157,3 +158,13 @@ def test_the_chart_takes_the_dark_themes_colours_on_a_phone(
     shoot(page, "admin-analytics-phone-dark")
     assert not watched.errors, watched.errors
     context.close()
+
+
+def _wait_for_ink(page: Page, canvas: str) -> None:
+    """Until the chart has drawn (more than 500 pixels inked), polled from here: the page's
+    Content-Security-Policy forbids the eval that Playwright's in-page polling uses, and
+    ``wait_for_function`` fails that way whenever its first look finds nothing drawn yet."""
+    deadline = time.monotonic() + LOADED / 1000
+    while page.evaluate(f"({_INKED})('{canvas}')") <= 500:
+        assert time.monotonic() < deadline, f"{canvas} drew nothing in {LOADED / 1000:.0f} s"
+        time.sleep(0.1)

@@ -74,6 +74,13 @@ def _cases(session_id: str, message_id: str) -> list[Case]:
         Case("POST", "/api/admin/cache/warm", json={"questions": ["tea\x00?"]}, headers=ADMIN),
         Case("POST", "/v1/chat/completions", json=completion, headers=ADMIN),
         Case("POST", "/v1/embeddings", json={"model": "m", "input": ["tea\x00"]}, headers=ADMIN),
+        Case("POST", "/api/jobs", json={"kind": "ingest", "path": "/srv/\x00"}, headers=ADMIN),
+        Case("GET", "/api/jobs/a%00b", headers=ADMIN),
+        Case("DELETE", "/api/jobs/a%00b", headers=ADMIN),
+        Case("POST", "/api/sources", json={"url": "https://docs.example.org/\x00"}, headers=ADMIN),
+        Case("GET", "/api/sources/a%00b", headers=ADMIN),
+        Case("POST", "/api/sources/a%00b/crawl", headers=ADMIN),
+        Case("DELETE", "/api/sources/a%00b", headers=ADMIN),
         Case(
             "POST",
             "/v1/chat/completions",

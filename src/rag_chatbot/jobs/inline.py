@@ -110,7 +110,7 @@ class InlineQueue:
                     return
                 self._sleep(min(2.0**attempt, _MAX_BACKOFF))
             except Exception:  # a bug: log it, the job reads as running until it expires
-                log.exception("job message failed", extra={"message": name})
+                log.exception("job message failed", extra={"handler": name})
                 return
 
     def _beat(self, stop: threading.Event) -> None:
