@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +60,7 @@ def queue_name() -> str:
 
 
 @pytest.fixture
-def redis_queue(queue_name: str) -> Iterator[tuple[str, str]]:
+def redis_queue(queue_name: str, shared_redis: None) -> Iterator[tuple[str, str]]:
     """(BROKER_URL, JOB_QUEUE) on the shared Redis; this queue's keys are deleted afterwards."""
     yield REDIS_DB_URL, queue_name
     client = redis.Redis.from_url(REDIS_DB_URL)
@@ -72,8 +75,39 @@ def redis_queue(queue_name: str) -> Iterator[tuple[str, str]]:
         client.close()
 
 
+def _answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def _started(port: int, command: list[str], name: str) -> None:
+    """The machine's broker on ``port``, started if it is down (as the brief allows)."""
+    if _answers(port):
+        return
+    subprocess.run(command, check=False, capture_output=True, timeout=60)
+    deadline = time.monotonic() + 90
+    while not _answers(port):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name} is not answering on 127.0.0.1:{port} and could not be started")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def shared_redis() -> None:
+    redis_server = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1"]
+    _started(6379, [*redis_server, "--port", "6379", "--save", "", "--appendonly", "no"], "Redis")
+
+
+@pytest.fixture(scope="session")
+def shared_rabbitmq() -> None:
+    _started(5672, ["rabbitmq-server", "-detached"], "RabbitMQ")
+
+
 @pytest.fixture
-def rabbitmq_queue(queue_name: str) -> Iterator[tuple[str, str]]:
+def rabbitmq_queue(queue_name: str, shared_rabbitmq: None) -> Iterator[tuple[str, str]]:
     """(BROKER_URL, JOB_QUEUE) on the shared RabbitMQ; this queue is deleted afterwards."""
     yield RABBITMQ_URL, queue_name
     import pika
