@@ -17,7 +17,16 @@ PACKAGE = Path(rag_chatbot.__file__).parent
 
 # Lowest first. A top-level module or package of src/rag_chatbot and its layer.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "domain", "config", "config_rules", "wire", "observability", "__init__"),
+    (
+        "errors",
+        "domain",
+        "config",
+        "config_rules",
+        "wire",
+        "observability",
+        "durations",
+        "__init__",
+    ),
     ("providers", "db", "keyvalue"),
     ("retrieval", "cache", "auth", "ratelimit"),
     ("answering", "ingestion", "crawl", "evaluation", "jobs", "analytics"),

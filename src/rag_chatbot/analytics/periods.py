@@ -9,16 +9,15 @@ longer than five years keeps its last five years (``from`` says where it starts)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from rag_chatbot.durations import seconds_of
 from rag_chatbot.errors import InvalidInput
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 1830  # five years of days in one report
 _LAST_DAY = date.max - timedelta(days=1)  # its next midnight still exists
-_SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,10 @@ def period(first: date | None = None, last: date | None = None) -> Period:
 
 def since(text: str) -> Period:
     """``30d`` or ``4w``: that many days up to today (the command line's ``--since``)."""
-    match = _SINCE.match(text)
-    if match is None:
+    seconds = seconds_of(text, "dw")
+    if seconds is None:
         raise InvalidInput(f"--since takes days or weeks, like 30d or 4w, not {text!r}")
-    days = min(int(match[1]) * (7 if match[2].lower() == "w" else 1), MAX_DAYS)
+    days = min(int(seconds // 86400), MAX_DAYS)
     if days < 1:
         raise InvalidInput("--since must be at least 1d")
     end = today()

@@ -12,10 +12,9 @@ from typing import Any
 
 from rag_chatbot.crawl import CrawlOptions
 from rag_chatbot.crawl.urls import normalise
+from rag_chatbot.durations import seconds_of
 from rag_chatbot.errors import InvalidInput
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$", re.IGNORECASE)
 _SCHEME = re.compile(r"^https?://", re.IGNORECASE)
 # The longest schedule: ten years. Longer is a typo, and overflows a 32-bit column.
 MAX_EVERY = 3650 * 86400
@@ -23,10 +22,10 @@ MAX_EVERY = 3650 * 86400
 
 def parse_every(text: str, name: str = "--every") -> int:
     """Seconds of ``30m``, ``24h``, ``7d`` (at least a minute); ``name`` is the option told."""
-    match = _EVERY.match(text)
-    if not match:
+    written = seconds_of(text, "smhd", fractions=True)
+    if written is None:
         raise InvalidInput(f"{name} must be a number and a unit (s, m, h, d), like 24h: {text!r}")
-    seconds = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    seconds = int(written)
     if seconds < 60:
         raise InvalidInput(f"{name} must be at least a minute, not {text!r}")
     if seconds > MAX_EVERY:

@@ -17,18 +17,16 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from rag_chatbot.durations import seconds_of
 from rag_chatbot.errors import InvalidInput
 
 EVENT = "response_time"
-_PERIOD = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 @dataclass(frozen=True)
@@ -53,9 +51,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     """``24h``, ``7d``, ``30m``, ``90s``, ``2w`` before ``now``, or an ISO-8601 time (UTC if
     it has no zone); ``InvalidInput`` otherwise."""
     now = now or datetime.now(UTC)
-    match = _PERIOD.fullmatch(text.strip().lower())
-    if match:
-        return now - timedelta(seconds=int(match[1]) * _UNITS[match[2]])
+    seconds = seconds_of(text)
+    if seconds is not None:
+        return now - timedelta(seconds=seconds)
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
